@@ -1,0 +1,86 @@
+//! Diesel table definitions, shared by both backends (the migrations keep them identical).
+#![allow(missing_docs)]
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    users (id) {
+        id -> SqlUuid,
+        email -> Text,
+        password_hash -> Text,
+        display_name -> Nullable<Text>,
+        birth_date -> Nullable<Date>,
+        sex -> Text,
+        timezone -> Text,
+        role -> Text,
+        created_at -> SqlTs,
+        updated_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    sessions (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        created_at -> SqlTs,
+        revoked_at -> Nullable<SqlTs>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    refresh_tokens (id) {
+        id -> SqlUuid,
+        session_id -> SqlUuid,
+        user_id -> SqlUuid,
+        token_hash -> Text,
+        created_at -> SqlTs,
+        expires_at -> SqlTs,
+        used_at -> Nullable<SqlTs>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    app_tokens (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        name -> Text,
+        token_hash -> Text,
+        scopes -> Text,
+        modality -> Text,
+        created_at -> SqlTs,
+        expires_at -> SqlTs,
+        revoked_at -> Nullable<SqlTs>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    pairing_codes (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        code_hash -> Text,
+        created_at -> SqlTs,
+        expires_at -> SqlTs,
+        claimed_at -> Nullable<SqlTs>,
+        app_token_id -> Nullable<SqlUuid>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(app_tokens -> users (user_id));
+diesel::joinable!(pairing_codes -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, app_tokens, pairing_codes);

@@ -1,0 +1,180 @@
+//! Column types that are native on both backends.
+//!
+//! PostgreSQL stores ids as `uuid` and instants as `timestamptz`; SQLite stores ids as 16-byte blobs
+//! and instants as diesel's UTC text format (which sorts correctly). The generated `MultiBackend`
+//! carries each marker type by delegating to the backend that runs the query.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{HasSqlType, SqlType};
+use diesel::sqlite::Sqlite;
+use serde::{Deserialize, Serialize};
+
+use super::MultiBackend;
+
+/// SQL type of an id column: `uuid` on PostgreSQL, a 16-byte `BLOB` on SQLite.
+#[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+#[diesel(sqlite_type(name = "Binary"))]
+pub struct SqlUuid;
+
+/// SQL type of an instant: `timestamptz` on PostgreSQL, UTC text on SQLite.
+#[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct SqlTs;
+
+/// A row id. New rows get time-ordered UUIDv7 ids so indexes stay append-mostly.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow, Serialize, Deserialize,
+)]
+#[diesel(sql_type = SqlUuid)]
+#[serde(transparent)]
+pub struct Id(pub uuid::Uuid);
+
+impl Id {
+    /// A new time-ordered id.
+    pub fn new() -> Self {
+        Id(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for Id {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<uuid::Uuid> for Id {
+    fn from(u: uuid::Uuid) -> Self {
+        Id(u)
+    }
+}
+
+/// An instant in UTC, truncated to microseconds so that it round-trips through PostgreSQL unchanged.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow, Serialize, Deserialize,
+)]
+#[diesel(sql_type = SqlTs)]
+#[serde(transparent)]
+pub struct Ts(pub DateTime<Utc>);
+
+impl Ts {
+    /// The current instant, at microsecond precision.
+    pub fn now() -> Self {
+        Ts(Utc::now().trunc_subsecs(6))
+    }
+
+    /// This instant plus a duration.
+    pub fn plus(self, d: chrono::Duration) -> Self {
+        Ts((self.0 + d).trunc_subsecs(6))
+    }
+}
+
+impl From<DateTime<Utc>> for Ts {
+    fn from(t: DateTime<Utc>) -> Self {
+        Ts(t.trunc_subsecs(6))
+    }
+}
+
+/// Implements the `HasSqlType`, `FromSql` and `ToSql` plumbing for one marker type and its newtype,
+/// delegating to diesel's own impls of `$pg` on PostgreSQL and `$lite` on SQLite.
+macro_rules! multi_backend_type {
+    ($marker:ident, $newtype:ident, $inner:ty, $pg:ty, $lite:ty) => {
+        impl HasSqlType<$marker> for MultiBackend {
+            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                MultiBackend::lookup_sql_type::<$marker>(lookup)
+            }
+        }
+        impl FromSql<$marker, MultiBackend> for $newtype {
+            fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                bytes.from_sql::<$newtype, $marker>()
+            }
+        }
+        impl ToSql<$marker, MultiBackend> for $newtype {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value(($marker, self));
+                Ok(IsNull::No)
+            }
+        }
+        impl FromSql<$marker, Pg> for $newtype {
+            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                <$inner as FromSql<$pg, Pg>>::from_sql(bytes).map(Into::into)
+            }
+        }
+        impl ToSql<$marker, Pg> for $newtype {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <$inner as ToSql<$pg, Pg>>::to_sql(&self.0, out)
+            }
+        }
+        impl FromSql<$marker, Sqlite> for $newtype {
+            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                <$inner as FromSql<$lite, Sqlite>>::from_sql(bytes).map(Into::into)
+            }
+        }
+    };
+}
+
+multi_backend_type!(
+    SqlTs,
+    Ts,
+    DateTime<Utc>,
+    diesel::sql_types::Timestamptz,
+    diesel::sql_types::TimestamptzSqlite
+);
+
+impl ToSql<SqlTs, Sqlite> for Ts {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<diesel::sql_types::TimestamptzSqlite, Sqlite>>::to_sql(&self.0, out)
+    }
+}
+
+// Uuid on SQLite: diesel has no Uuid type there, so the id travels as its 16 raw bytes.
+impl HasSqlType<SqlUuid> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<SqlUuid>(lookup)
+    }
+}
+impl FromSql<SqlUuid, MultiBackend> for Id {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Id, SqlUuid>()
+    }
+}
+impl ToSql<SqlUuid, MultiBackend> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((SqlUuid, self));
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<SqlUuid, Pg> for Id {
+    fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <uuid::Uuid as FromSql<diesel::sql_types::Uuid, Pg>>::from_sql(bytes).map(Id)
+    }
+}
+impl ToSql<SqlUuid, Pg> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <uuid::Uuid as ToSql<diesel::sql_types::Uuid, Pg>>::to_sql(&self.0, out)
+    }
+}
+impl FromSql<SqlUuid, Sqlite> for Id {
+    fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let raw = <Vec<u8> as FromSql<diesel::sql_types::Binary, Sqlite>>::from_sql(bytes)?;
+        Ok(Id(uuid::Uuid::from_slice(&raw)?))
+    }
+}
+impl ToSql<SqlUuid, Sqlite> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.as_bytes().as_slice());
+        Ok(IsNull::No)
+    }
+}

@@ -1,0 +1,136 @@
+//! The authenticated principal, as an extractor: a handler that takes a [`Principal`] cannot run
+//! for an unauthenticated request, so no list of public routes has to be kept.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use crate::accounts::Role;
+use crate::accounts::tokens::{self, Modality, Scope};
+use crate::db::Id;
+use crate::error::AppError;
+use crate::http::AppState;
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A login session's access token.
+    Session {
+        /// The session (refresh-token family).
+        session_id: Id,
+    },
+    /// An app or kiosk token.
+    AppToken {
+        /// The token.
+        token_id: Id,
+        /// Whether data sent with it is sensed or self-reported.
+        modality: Modality,
+    },
+}
+
+/// Who is calling, with what role and scopes.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The account.
+    pub user_id: Id,
+    /// The account role.
+    pub role: Role,
+    /// What the credential allows.
+    pub scopes: Vec<Scope>,
+    /// The credential used.
+    pub credential: Credential,
+}
+
+impl Principal {
+    /// 403 unless the credential carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(match scope {
+                Scope::Account => "this credential cannot manage the account",
+                Scope::MeasurementsRead => "this credential lacks the measurements:read scope",
+                Scope::MeasurementsWrite => "this credential lacks the measurements:write scope",
+                Scope::PointsRead => "this credential lacks the points:read scope",
+            }))
+        }
+    }
+
+    /// 403 unless the account is an operator signed in with a session.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        self.require(Scope::Account)?;
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("operators only"))
+        }
+    }
+
+    /// The login session, if the caller used one.
+    pub fn session_id(&self) -> Option<Id> {
+        match self.credential {
+            Credential::Session { session_id } => Some(session_id),
+            Credential::AppToken { .. } => None,
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Principal, AppError> {
+    if tokens::is_app_token(&token) {
+        let auth = state
+            .db(move |c| Ok(tokens::authenticate_app_token(c, &token)?))
+            .await?;
+        let auth = auth.ok_or(AppError::Unauthorized)?;
+        let modality = Modality::parse(&auth.token.modality).ok_or(AppError::Unauthorized)?;
+        return Ok(Principal {
+            user_id: auth.token.user_id,
+            role: Role::parse(&auth.role).unwrap_or(Role::Resident),
+            scopes: tokens::parse_scopes(&auth.token.scopes),
+            credential: Credential::AppToken {
+                token_id: auth.token.id,
+                modality,
+            },
+        });
+    }
+    let claims = state.keys.verify(&token).ok_or(AppError::Unauthorized)?;
+    let (user_id, session_id) = (Id(claims.sub), Id(claims.sid));
+    // The signature alone is not enough: a deleted account or a revoked session (logout, password
+    // change, refresh-token reuse) ends its access tokens at once.
+    let live = state
+        .db(move |c| Ok(tokens::session_user(c, user_id, session_id)?))
+        .await?;
+    let (_, role) = live.ok_or(AppError::Unauthorized)?;
+    Ok(Principal {
+        user_id,
+        // The role comes from the database, not the token, so a demotion applies at once.
+        role: Role::parse(&role).unwrap_or(Role::Resident),
+        scopes: claims.scopes,
+        credential: Credential::Session { session_id },
+    })
+}
+
+impl FromRequest for Principal {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            let token = token.ok_or(AppError::Unauthorized)?;
+            authenticate(state, token).await
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! HTTP layer: routes, extractors, request/response types and problem+json errors. No SQL here.
+
+pub mod accounts;
+pub mod auth;
+pub mod ops;
+pub mod paging;
+pub mod throttle;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Components, RefOr, Response};
+use utoipa_actix_web::AppExt;
+
+use crate::accounts::tokens::JwtKeys;
+use crate::db::{self, DbConn, Pool};
+use crate::error::{AppError, AppResult, Problem};
+
+/// Runtime settings that handlers read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Minimum people per published aggregate cell.
+    pub k_min: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            body_limit: 1024 * 1024,
+            k_min: 10,
+        }
+    }
+}
+
+/// Everything a handler needs, shared by all workers.
+pub struct AppState {
+    /// Database pool.
+    pub pool: Pool,
+    /// Access-token keys.
+    pub keys: JwtKeys,
+    /// Settings.
+    pub settings: Settings,
+    /// Login and pairing throttles.
+    pub throttle: throttle::Throttle,
+    /// Request metrics middleware and its registry.
+    pub metrics: PrometheusMetrics,
+    /// Connection-pool gauges.
+    pub pool_gauges: ops::PoolGauges,
+}
+
+impl AppState {
+    /// Builds the state. Fails only if the metrics registry cannot be set up.
+    pub fn new(pool: Pool, keys: JwtKeys, settings: Settings, throttle: throttle::Throttle) -> AppResult<Self> {
+        let metrics = PrometheusMetricsBuilder::new("karada")
+            .mask_unmatched_patterns("UNKNOWN")
+            .buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            .build()
+            .map_err(AppError::internal)?;
+        let pool_gauges = ops::register_pool_metrics(&metrics.registry).map_err(AppError::internal)?;
+        Ok(AppState {
+            pool,
+            keys,
+            settings,
+            throttle,
+            metrics,
+            pool_gauges,
+        })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool (diesel is synchronous; async workers
+    /// must never wait on the database).
+    pub async fn db<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Like [`AppState::db`], with `f` inside one transaction.
+    pub async fn tx<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db(move |conn| db::transaction(conn, f)).await
+    }
+}
+
+/// Registers every route. Each handler carries its `#[utoipa::path]`, so a route cannot be served
+/// without being documented.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    ops::routes(cfg);
+    accounts::routes(cfg);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Karada API",
+        description = "Personal health record service: measurements, health points and consent-based sharing.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    components(schemas(Problem)),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "auth", description = "Registration, login and token refresh"),
+        (name = "account", description = "The signed-in resident's account, app tokens and pairing"),
+        (name = "admin", description = "Platform operators")
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, derived from the registered handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    let components = api.components.get_or_insert_with(Components::new);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An access token (JWT) from login, or an app token (`kat_…`)."))
+                .build(),
+        ),
+    );
+    add_common_responses(&mut api);
+    api
+}
+
+/// Adds the responses every operation of a kind can give, so the document lists every status the
+/// service can send: bodies can be malformed (400), too large (413) or not JSON (415); secured
+/// operations can be unauthenticated (401) or forbidden (403); database-backed ones can be
+/// unavailable (503).
+fn add_common_responses(api: &mut utoipa::openapi::OpenApi) {
+    let problem = |desc: &str| -> RefOr<Response> {
+        RefOr::T(
+            utoipa::openapi::ResponseBuilder::new()
+                .description(desc)
+                .content(
+                    "application/problem+json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let is_ops = op.tags.as_ref().is_some_and(|t| t.iter().any(|t| t == "operations"));
+            let mut add = |code: &str, desc: &str| {
+                op.responses
+                    .responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| problem(desc));
+            };
+            let has_body = op.request_body.is_some();
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            if has_body {
+                add("400", "Malformed JSON or wrong types");
+                add("413", "Body too large");
+                add("415", "Body is not application/json");
+            }
+            if secured {
+                add("401", "Missing, invalid, expired or revoked credentials");
+                add("403", "Authenticated but not allowed");
+            }
+            if !is_ops {
+                add("503", "Database unavailable");
+            }
+        }
+    }
+}
+
+/// The OpenAPI document as YAML.
+pub fn openapi_yaml() -> String {
+    openapi().to_yaml().unwrap_or_default()
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let app = match err {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
+        E::ContentType => AppError::UnsupportedMediaType,
+        E::Deserialize(e) => AppError::BadRequest(format!("invalid JSON body: {e}")),
+        E::Payload(actix_web::error::PayloadError::Overflow) => AppError::PayloadTooLarge,
+        other => AppError::BadRequest(format!("unreadable body: {other}")),
+    };
+    app.into()
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::BadRequest(format!("invalid query string: {err}")).into()
+}
+
+fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::BadRequest(format!("invalid path parameter: {err}")).into()
+}
+
+async fn no_route() -> Result<HttpResponse, AppError> {
+    Err(AppError::NoRoute)
+}
+
+/// Rewrites any error response that is not already problem+json (actix's own, e.g. a 405) into one,
+/// keeping its status.
+fn ensure_problem<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let problem = Problem {
+        r#type: format!("{}http-{}", crate::error::PROBLEM_TYPE_PREFIX, status.as_u16()),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: status.canonical_reason().unwrap_or("Error").to_owned(),
+        errors: None,
+    };
+    let (req, _) = res.into_parts();
+    let resp = HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ))
+        .body(serde_json::to_vec(&problem).unwrap_or_default());
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
+}
+
+/// The application: routes, extractor configuration, error handling, logging and metrics.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.settings.body_limit;
+    let metrics = state.metrics.clone();
+    App::new()
+        .into_utoipa_app()
+        .app_data(state)
+        .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(routes)
+        .default_service(web::to(no_route))
+        .into_app()
+        .wrap(ErrorHandlers::new().default_handler(ensure_problem))
+        .wrap(metrics)
+        .wrap_fn(|req, srv| {
+            use actix_web::dev::Service;
+            let request_id = req
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string());
+            let fut = srv.call(req);
+            async move {
+                let mut res = fut.await?;
+                if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                    res.headers_mut()
+                        .insert(header::HeaderName::from_static("x-request-id"), id);
+                }
+                Ok::<_, actix_web::Error>(res)
+            }
+        })
+        .wrap(tracing_actix_web::TracingLogger::default())
+}

@@ -1,0 +1,11 @@
+//! Karada: a personal health record (PHR) backend.
+//!
+//! Layers, top to bottom: `http` (routes, extractors, problem+json), the domain modules
+//! ([`accounts`], …) that own their rules and store functions, and [`db`].
+
+pub mod accounts;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod telemetry;
