@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn birth_dates_must_be_real_and_past() {
-        assert!(errs(|e| parse_birth_date("1980-02-29", e)).1.len() == 1);
+        assert!(errs(|e| parse_birth_date("1981-02-29", e)).1.len() == 1);
         assert!(errs(|e| parse_birth_date("1980-02-28", e)).1.is_empty());
         assert!(errs(|e| parse_birth_date("3000-01-01", e)).1.len() == 1);
         assert!(errs(|e| parse_birth_date("1899-12-31", e)).1.len() == 1);

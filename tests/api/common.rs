@@ -1,0 +1,377 @@
+//! Test harness: every test gets its own fresh database (a clone of a migrated PostgreSQL template,
+//! or a new SQLite file) and its own application instance, driven through HTTP requests.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+
+use actix_http::Request;
+use actix_web::body::BoxBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use diesel::prelude::*;
+use diesel::sql_query;
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Value, json};
+
+use karada::accounts::tokens::JwtKeys;
+use karada::db::{self, DbConn, DbUrl, Pool};
+use karada::http::{self, AppState, Settings, throttle::Throttle};
+
+/// The secret the test apps sign with, so tests can forge tokens.
+pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+/// A password that passes the rules.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn pg_server_url() -> String {
+    std::env::var("KARADA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+fn pg_admin() -> PgConnection {
+    let url = format!("{}/postgres", pg_server_url());
+    PgConnection::establish(&url)
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for the test suite and could not be reached at {url}: {e}"))
+}
+
+/// Name of the migrated template database for the current migrations (hash of their files).
+fn pg_template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut hasher = DefaultHasher::new();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let mut files: Vec<_> = walk(&dir);
+        files.sort();
+        for f in files {
+            f.hash(&mut hasher);
+            std::fs::read(&f).unwrap_or_default().hash(&mut hasher);
+        }
+        let name = format!("karada_tpl_{:016x}", hasher.finish());
+        let mut admin = pg_admin();
+        // Serialise template creation across test processes.
+        sql_query("SELECT pg_advisory_lock(727274)")
+            .execute(&mut admin)
+            .expect("advisory lock");
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let exists = sql_query(format!(
+            "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+        ))
+        .get_result::<Count>(&mut admin)
+        .expect("query pg_database")
+        .n > 0;
+        if !exists {
+            let building = format!("{name}_building");
+            sql_query(format!("DROP DATABASE IF EXISTS {building}"))
+                .execute(&mut admin)
+                .expect("drop stale");
+            sql_query(format!("CREATE DATABASE {building}"))
+                .execute(&mut admin)
+                .expect("create template");
+            {
+                let url = DbUrl::parse(&format!("{}/{building}", pg_server_url())).expect("url");
+                let mut conn = url.connect().expect("connect to template");
+                db::run_migrations(&mut conn).expect("migrate template");
+            }
+            sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .execute(&mut admin)
+                .expect("rename");
+        }
+        sql_query("SELECT pg_advisory_unlock(727274)")
+            .execute(&mut admin)
+            .expect("advisory unlock");
+        name
+    })
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        }
+    }
+    out
+}
+
+/// A fresh database, dropped (PostgreSQL) or deleted (SQLite) when the test ends.
+pub struct TestDb {
+    pub url: DbUrl,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh, migrated database.
+    pub fn new(backend: Backend) -> Self {
+        Self::create(backend, true)
+    }
+
+    /// A fresh, empty database (no migrations applied).
+    pub fn empty(backend: Backend) -> Self {
+        Self::create(backend, false)
+    }
+
+    fn create(backend: Backend, migrated: bool) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = DbUrl::parse(&format!("sqlite://{}", dir.path().join("karada.db").display())).expect("url");
+                if migrated {
+                    let mut conn = url.connect().expect("sqlite connect");
+                    db::run_migrations(&mut conn).expect("migrate sqlite");
+                }
+                TestDb {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let name = format!("karada_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = pg_admin();
+                let create = if migrated {
+                    format!("CREATE DATABASE {name} TEMPLATE {}", pg_template())
+                } else {
+                    format!("CREATE DATABASE {name}")
+                };
+                sql_query(create).execute(&mut admin).expect("create test database");
+                let url = DbUrl::parse(&format!("{}/{name}", pg_server_url())).expect("url");
+                TestDb {
+                    url,
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// A direct connection, for setting up states the API cannot reach and checking the tables.
+    pub fn conn(&self) -> DbConn {
+        self.url.connect().expect("connect")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            let mut admin = pg_admin();
+            let _ = sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+        }
+    }
+}
+
+type BoxedService = Box<
+    dyn Service<
+            Request,
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+            Future = LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>,
+        >,
+>;
+
+struct Boxing<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request> for Boxing<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>;
+
+    actix_web::dev::forward_ready!(inner);
+
+    fn call(&self, req: Request) -> Self::Future {
+        let fut = self.inner.call(req);
+        Box::pin(async move { fut.await.map(|r| r.map_into_boxed_body()) })
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Resp {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts the status and that an error is problem+json with a matching `status` member.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.raw)
+        );
+        if status >= 400 {
+            assert_eq!(
+                self.content_type(),
+                "application/problem+json",
+                "errors must be problem+json"
+            );
+            assert_eq!(self.body["status"], json!(status));
+            assert!(self.body["type"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        }
+        self
+    }
+
+    /// The `field` names of a 422's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A running application on its own database.
+pub struct TestApp {
+    pub db: TestDb,
+    service: BoxedService,
+}
+
+/// A signed-in resident.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_throttle(backend, Throttle::new(5, 30)).await
+    }
+
+    pub async fn with_throttle(backend: Backend, throttle: Throttle) -> Self {
+        let db = TestDb::new(backend);
+        let pool: Pool = db::pool(&db.url, 4).expect("pool");
+        let state = web::Data::new(
+            AppState::new(pool, JwtKeys::new(TEST_SECRET), Settings::default(), throttle).expect("state"),
+        );
+        let service = test::init_service(http::app(state)).await;
+        TestApp {
+            db,
+            service: Box::new(Boxing { inner: service }),
+        }
+    }
+
+    pub async fn send(&self, req: TestRequest) -> Resp {
+        let res = self
+            .service
+            .call(req.to_request())
+            .await
+            .expect("the service answers every request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let raw = test::read_body(res).await.to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = TestRequest::default().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.insert_header((header::AUTHORIZATION, format!("Bearer {t}")));
+        }
+        if let Some(b) = body {
+            req = req.set_json(b);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Registers a resident with `email` and [`PASSWORD`].
+    pub async fn register(&self, email: &str) -> Session {
+        let r = self
+            .post(
+                "/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD, "birth_date": "1980-04-01", "sex": "female"}),
+            )
+            .await;
+        r.expect(201);
+        Session {
+            user_id: r.body["user"]["id"].as_str().expect("id").to_owned(),
+            access: r.body["access_token"].as_str().expect("access").to_owned(),
+            refresh: r.body["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// Signs in again as an existing account: a new session.
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let r = self
+            .post("/v1/auth/login", None, json!({"email": email, "password": password}))
+            .await;
+        r.expect(200);
+        let access = r.body["access_token"].as_str().expect("access").to_owned();
+        let me = self.get("/v1/me", Some(&access)).await;
+        Session {
+            user_id: me.body["id"].as_str().unwrap_or_default().to_owned(),
+            access,
+            refresh: r.body["refresh_token"].as_str().expect("refresh").to_owned(),
+        }
+    }
+}
+
+/// Declares each listed `async fn name(app: TestApp)` as two tests, `name::sqlite` and
+/// `name::postgres`, each on a fresh database.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::common::TestApp::new($crate::common::Backend::Sqlite).await).await
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                super::$name($crate::common::TestApp::new($crate::common::Backend::Postgres).await).await
+            }
+        }
+    )*};
+}

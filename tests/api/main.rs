@@ -1,0 +1,10 @@
+//! Integration tests through HTTP, each on both backends with its own database.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+mod accounts;
+mod errors;
+mod operations;
+mod schema;
+mod tokens;
