@@ -28,8 +28,9 @@ pub struct RegisterRequest {
     #[schema(value_type = String, format = Password, min_length = 12)]
     pub password: Password,
     /// Name shown in apps, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
-    /// Date of birth, `YYYY-MM-DD`.
+    /// Date of birth, `YYYY-MM-DD`, from 1900-01-01 to today.
     #[schema(format = Date, example = "1980-04-01")]
     pub birth_date: String,
     /// One of `female`, `male`, `other`, `unknown`.
@@ -166,9 +167,11 @@ pub struct PasswordChangeRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateAppTokenRequest {
     /// A name the resident will recognise, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "Pedometer")]
     pub name: String,
-    /// At least one of `measurements:write`, `measurements:read`, `points:read`.
-    #[schema(value_type = Vec<String>, example = json!(["measurements:write"]))]
+    /// At least one of `measurements:write`, `measurements:read`, `points:read` (`account` is never
+    /// granted to an app).
+    #[schema(value_type = Vec<Scope>, min_items = 1, example = json!(["measurements:write"]))]
     pub scopes: Vec<String>,
     /// 1–365 days (default 90).
     #[schema(minimum = 1, maximum = 365)]
@@ -263,9 +266,11 @@ pub struct PairingCodeView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// The code the resident shows.
+    /// The code the resident shows (case and dashes are ignored).
+    #[schema(min_length = 8, max_length = 16, example = "7KQ2M9XD")]
     pub code: String,
     /// The kiosk's name, shown in the resident's token list; 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "Pod 3, Umeda")]
     pub device_name: String,
 }
 

@@ -22,6 +22,7 @@ both_backends!(
     patch_me_changes_only_given_fields,
     patch_me_rejects_invalid_values_and_changes_nothing,
     repeated_failed_logins_get_429_with_retry_after,
+    concurrent_refreshes_of_one_token_succeed_at_most_once,
 );
 
 async fn register_login_and_read_me(app: TestApp) {
@@ -316,4 +317,21 @@ async fn repeated_logins_from_one_address_get_429_on_sqlite() {
 #[actix_web::test]
 async fn repeated_logins_from_one_address_get_429_on_postgres() {
     repeated_logins_from_one_address_get_429(Backend::Postgres).await
+}
+
+async fn concurrent_refreshes_of_one_token_succeed_at_most_once(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let body = json!({"refresh_token": s.refresh});
+    let attempts = (0..6).map(|_| app.post("/v1/auth/refresh", None, body.clone()));
+    let results = futures_util::future::join_all(attempts).await;
+    let ok = results.iter().filter(|r| r.status.as_u16() == 200).count();
+    assert!(ok <= 1, "{ok} refreshes of one token succeeded");
+    assert!(results.iter().all(|r| matches!(r.status.as_u16(), 200 | 401)));
+    // A second presentation was seen as reuse, so the session is revoked whatever the interleaving.
+    let winner = results.iter().find(|r| r.status.as_u16() == 200);
+    if let Some(w) = winner {
+        let access = w.body["access_token"].as_str().unwrap();
+        app.get("/v1/me", Some(access)).await.expect(401);
+    }
+    app.get("/v1/me", Some(&s.access)).await.expect(401);
 }

@@ -93,3 +93,52 @@ fn unknown_database_url_schemes_are_refused() {
         db::Backend::Sqlite
     );
 }
+
+#[test]
+fn sqlite_connections_enforce_foreign_keys_and_use_wal() {
+    #[derive(QueryableByName)]
+    struct Fk {
+        #[diesel(sql_type = Integer)]
+        foreign_keys: i32,
+    }
+    #[derive(QueryableByName)]
+    struct Jm {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+    #[derive(QueryableByName)]
+    struct Bt {
+        #[diesel(sql_type = Integer)]
+        timeout: i32,
+    }
+    let db = TestDb::new(Backend::Sqlite);
+    let DbConn::Sqlite(mut c) = db.conn() else {
+        panic!("expected SQLite")
+    };
+    assert_eq!(
+        sql_query("PRAGMA foreign_keys")
+            .get_result::<Fk>(&mut c)
+            .unwrap()
+            .foreign_keys,
+        1
+    );
+    assert_eq!(
+        sql_query("PRAGMA journal_mode")
+            .get_result::<Jm>(&mut c)
+            .unwrap()
+            .journal_mode,
+        "wal"
+    );
+    assert!(
+        sql_query("PRAGMA busy_timeout")
+            .get_result::<Bt>(&mut c)
+            .unwrap()
+            .timeout
+            >= 5000
+    );
+    // A row pointing at no account is refused.
+    let r =
+        sql_query("INSERT INTO sessions (id, user_id, created_at) VALUES (x'00', x'01', '2026-01-01 00:00:00+00:00')")
+            .execute(&mut c);
+    assert!(r.is_err());
+}
