@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "KARADA_DB_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Longest wait for a database connection, in milliseconds, before answering 503.
+    #[arg(long, env = "KARADA_DB_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_timeout_ms: u64,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "KARADA_WORKERS", default_value_t = 0)]
     pub workers: usize,

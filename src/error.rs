@@ -211,10 +211,11 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::Conflict("conflicts with an existing resource".to_owned())
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                AppError::Unavailable(info.message().to_owned())
-            }
-            DieselError::DatabaseError(_, ref info) if is_sqlite_busy(info.message()) => {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => AppError::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
                 AppError::Unavailable(info.message().to_owned())
             }
             other => AppError::Internal(other.to_string()),
@@ -222,9 +223,18 @@ impl From<DieselError> for AppError {
     }
 }
 
-/// SQLite reports a lock held past `busy_timeout` as an ordinary error; it is load, not a bug.
-fn is_sqlite_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
+/// Failures that mean "the database cannot serve now" but arrive as ordinary errors: SQLite's lock
+/// held past `busy_timeout`, and PostgreSQL shutting down or terminating the session (SQLSTATE
+/// 57P01–57P03, which diesel does not classify).
+fn is_unavailable(message: &str) -> bool {
+    const SIGNS: [&str; 5] = [
+        "database is locked",
+        "database is busy",
+        "terminating connection",
+        "the database system is",
+        "server closed the connection",
+    ];
+    SIGNS.iter().any(|s| message.contains(s))
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {

@@ -119,7 +119,12 @@ fn serve(db_args: &DbArgs, args: ServeArgs) -> CliResult {
     let applied = migrate(db_args)?;
     let url = db_args.url().map_err(|e| e.to_string())?;
     tracing::info!(backend = ?url.backend(), applied, "database ready");
-    let pool = db::pool(&url, args.pool_size).map_err(|e| format!("cannot open the connection pool: {e}"))?;
+    let pool = db::pool(
+        &url,
+        args.pool_size,
+        std::time::Duration::from_millis(args.db_timeout_ms),
+    )
+    .map_err(|e| format!("cannot open the connection pool: {e}"))?;
     let settings = Settings {
         body_limit: args.body_limit,
         k_min: args.k_min,

@@ -142,8 +142,8 @@ pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 /// Builds a pool. PostgreSQL gets `max_size` connections; SQLite has one writer at a time anyway,
-/// so a few connections serve its readers.
-pub fn pool(url: &DbUrl, max_size: u32) -> Result<Pool, r2d2::PoolError> {
+/// so a few connections serve its readers. A checkout waits at most `checkout_timeout` (then 503).
+pub fn pool(url: &DbUrl, max_size: u32, checkout_timeout: Duration) -> Result<Pool, r2d2::PoolError> {
     let size = match url.backend {
         Backend::Postgres => max_size,
         Backend::Sqlite => max_size.min(8),
@@ -151,8 +151,10 @@ pub fn pool(url: &DbUrl, max_size: u32) -> Result<Pool, r2d2::PoolError> {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
-        .test_on_check_out(false)
+        .connection_timeout(checkout_timeout)
+        // A connection the server has closed (restart, failover) must not be handed out again:
+        // checking costs one round trip per checkout and lets the pool heal by itself.
+        .test_on_check_out(true)
         .build(Manager(url.clone()))
 }
 

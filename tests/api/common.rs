@@ -109,6 +109,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// A fresh database, dropped (PostgreSQL) or deleted (SQLite) when the test ends.
 pub struct TestDb {
     pub url: DbUrl,
+    /// The same URL as a string, for `DATABASE_URL`.
+    pub url_string: String,
     pg_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -128,13 +130,15 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let url = DbUrl::parse(&format!("sqlite://{}", dir.path().join("karada.db").display())).expect("url");
+                let url_string = format!("sqlite://{}", dir.path().join("karada.db").display());
+                let url = DbUrl::parse(&url_string).expect("url");
                 if migrated {
                     let mut conn = url.connect().expect("sqlite connect");
                     db::run_migrations(&mut conn).expect("migrate sqlite");
                 }
                 TestDb {
                     url,
+                    url_string,
                     pg_name: None,
                     _dir: Some(dir),
                 }
@@ -148,14 +152,39 @@ impl TestDb {
                     format!("CREATE DATABASE {name}")
                 };
                 sql_query(create).execute(&mut admin).expect("create test database");
-                let url = DbUrl::parse(&format!("{}/{name}", pg_server_url())).expect("url");
+                let url_string = format!("{}/{name}", pg_server_url());
+                let url = DbUrl::parse(&url_string).expect("url");
                 TestDb {
                     url,
+                    url_string,
                     pg_name: Some(name),
                     _dir: None,
                 }
             }
         }
+    }
+
+    /// PostgreSQL only: forbids new connections to this database and terminates the open ones, as
+    /// an outage would.
+    pub fn kill_connections(&self) {
+        let name = self.pg_name.as_ref().expect("PostgreSQL only");
+        let mut admin = pg_admin();
+        sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+            .execute(&mut admin)
+            .expect("block");
+        sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .execute(&mut admin)
+        .expect("terminate");
+    }
+
+    /// PostgreSQL only: lets connections in again after [`TestDb::kill_connections`].
+    pub fn allow_connections(&self) {
+        let name = self.pg_name.as_ref().expect("PostgreSQL only");
+        sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            .execute(&mut pg_admin())
+            .expect("allow");
     }
 
     /// A direct connection, for setting up states the API cannot reach and checking the tables.
@@ -276,8 +305,12 @@ impl TestApp {
     }
 
     pub async fn with_throttle(backend: Backend, throttle: Throttle) -> Self {
-        let db = TestDb::new(backend);
-        let pool: Pool = db::pool(&db.url, 4).expect("pool");
+        Self::on(TestDb::new(backend), throttle).await
+    }
+
+    /// An application on an existing database.
+    pub async fn on(db: TestDb, throttle: Throttle) -> Self {
+        let pool: Pool = db::pool(&db.url, 4, std::time::Duration::from_secs(2)).expect("pool");
         let state = web::Data::new(
             AppState::new(pool, JwtKeys::new(TEST_SECRET), Settings::default(), throttle).expect("state"),
         );

@@ -135,3 +135,23 @@ async fn served_openapi_is_the_generated_document() {
     assert_eq!(r.status.as_u16(), 200);
     assert_eq!(String::from_utf8(r.raw).unwrap(), karada::http::openapi_yaml());
 }
+
+/// When the database goes away, requests answer 503 problem+json (never 500), and readiness says so.
+#[actix_web::test]
+async fn lost_database_is_503_not_500() {
+    let app = TestApp::new(crate::common::Backend::Postgres).await;
+    let s = app.register("taro@example.jp").await;
+    app.get("/readyz", None).await.expect(200);
+    app.db.kill_connections();
+    for _ in 0..2 {
+        let r = app.get("/v1/me", Some(&s.access)).await;
+        r.expect(503);
+        assert!(r.headers.contains_key("retry-after"));
+    }
+    app.get("/readyz", None).await.expect(503);
+    app.get("/healthz", None).await.expect(200);
+    // When the database is back, the pool heals: dead connections are not handed out again.
+    app.db.allow_connections();
+    app.get("/readyz", None).await.expect(200);
+    app.get("/v1/me", Some(&s.access)).await.expect(200);
+}
