@@ -8,4 +8,5 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod measurements;
 pub mod telemetry;

@@ -228,3 +228,15 @@ where
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")
 }
+
+/// Runs one expression on the inner connection of either backend, for queries diesel's
+/// `MultiConnection` cannot express (multi-row inserts, `ON CONFLICT`, backend-specific SQL).
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}

@@ -84,3 +84,27 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(app_tokens -> users (user_id));
 diesel::joinable!(pairing_codes -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, app_tokens, pairing_codes);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs, SqlJson};
+
+    measurements (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        kind -> Text,
+        effective_at -> SqlTs,
+        local_date -> Date,
+        daily_key -> Nullable<Date>,
+        fields -> SqlJson,
+        source -> Text,
+        client_ref -> Nullable<Text>,
+        modality -> Text,
+        note -> Nullable<Text>,
+        created_at -> SqlTs,
+        updated_at -> SqlTs,
+    }
+}
+
+diesel::joinable!(measurements -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(measurements, users);

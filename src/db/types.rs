@@ -178,3 +178,54 @@ impl ToSql<SqlUuid, Sqlite> for Id {
         Ok(IsNull::No)
     }
 }
+
+/// SQL type of a JSON document: `jsonb` on PostgreSQL, text on SQLite.
+#[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct SqlJson;
+
+/// A JSON document column.
+#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow, Serialize, Deserialize)]
+#[diesel(sql_type = SqlJson)]
+#[serde(transparent)]
+pub struct Json(pub serde_json::Value);
+
+impl HasSqlType<SqlJson> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<SqlJson>(lookup)
+    }
+}
+impl FromSql<SqlJson, MultiBackend> for Json {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Json, SqlJson>()
+    }
+}
+impl ToSql<SqlJson, MultiBackend> for Json {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((SqlJson, self));
+        Ok(IsNull::No)
+    }
+}
+impl FromSql<SqlJson, Pg> for Json {
+    fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(bytes).map(Json)
+    }
+}
+impl ToSql<SqlJson, Pg> for Json {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
+    }
+}
+impl FromSql<SqlJson, Sqlite> for Json {
+    fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<diesel::sql_types::Text, Sqlite>>::from_sql(bytes)?;
+        Ok(Json(serde_json::from_str(&text)?))
+    }
+}
+impl ToSql<SqlJson, Sqlite> for Json {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(&self.0)?);
+        Ok(IsNull::No)
+    }
+}

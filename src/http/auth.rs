@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 
 /// How the caller authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     /// A login session's access token.
     Session {
@@ -27,6 +27,8 @@ pub enum Credential {
         token_id: Id,
         /// Whether data sent with it is sensed or self-reported.
         modality: Modality,
+        /// The token's name: the default source of what it uploads.
+        name: String,
     },
 }
 
@@ -68,6 +70,15 @@ impl Principal {
         }
     }
 
+    /// Modality and default source of data this caller uploads: a login session is the resident
+    /// typing (`self_reported`, source `manual`); an app or kiosk token says what it is.
+    pub fn uploader(&self) -> (Modality, String) {
+        match &self.credential {
+            Credential::Session { .. } => (Modality::SelfReported, "manual".to_owned()),
+            Credential::AppToken { modality, name, .. } => (*modality, name.clone()),
+        }
+    }
+
     /// The login session, if the caller used one.
     pub fn session_id(&self) -> Option<Id> {
         match self.credential {
@@ -100,6 +111,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
             credential: Credential::AppToken {
                 token_id: auth.token.id,
                 modality,
+                name: auth.token.name,
             },
         });
     }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod measurements;
 pub mod ops;
 pub mod paging;
 pub mod throttle;
@@ -104,6 +105,7 @@ impl AppState {
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::routes(cfg);
     accounts::routes(cfg);
+    measurements::routes(cfg);
 }
 
 #[derive(OpenApi)]
@@ -118,6 +120,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Registration, login and token refresh"),
         (name = "account", description = "The signed-in resident's account, app tokens and pairing"),
+        (name = "measurements", description = "The measurement catalogue, uploads and the resident's own reads"),
         (name = "admin", description = "Platform operators")
     )
 )]

@@ -72,15 +72,21 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
-    /// Builds a page from `limit + 1` fetched rows, mapping each kept row with `view`.
-    pub fn from_rows<R>(page: Page, mut rows: Vec<R>, id: impl Fn(&R) -> Id, view: impl Fn(R) -> T) -> Self {
+    /// Builds a page from `limit + 1` fetched rows of an id-ordered list, mapping each kept row with `view`.
+    pub fn from_rows<R>(page: Page, rows: Vec<R>, id: impl Fn(&R) -> Id, view: impl Fn(R) -> T) -> Self {
+        Self::from_rows_with(page, rows, |r| encode_cursor(id(r)), view)
+    }
+
+    /// Like [`Paged::from_rows`] with a caller-defined cursor for the last kept row.
+    pub fn from_rows_with<R>(
+        page: Page,
+        mut rows: Vec<R>,
+        cursor: impl Fn(&R) -> String,
+        view: impl Fn(R) -> T,
+    ) -> Self {
         let more = rows.len() > page.limit as usize;
         rows.truncate(page.limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| encode_cursor(id(r)))
-        } else {
-            None
-        };
+        let next_cursor = if more { rows.last().map(cursor) } else { None };
         Paged {
             items: rows.into_iter().map(view).collect(),
             next_cursor,
