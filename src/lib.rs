@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod measurements;

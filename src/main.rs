@@ -40,7 +40,26 @@ enum Command {
     },
     /// Print the OpenAPI document (YAML).
     Openapi,
+    /// Create a synthetic population (for trying the service and for benchmarks).
+    DemoData {
+        /// Residents to create.
+        #[arg(long, default_value_t = 100)]
+        residents: usize,
+        /// Days of history per resident (daily steps; weekly weight and blood pressure; monthly
+        /// vascular age, gait and capillary analysis).
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 2025)]
+        seed: u64,
+        /// Parallel writers.
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+    },
 }
+
+/// Password of every demo resident.
+const DEMO_PASSWORD: &str = "karada demo password";
 
 #[derive(Subcommand)]
 enum AdminCommand {
@@ -75,6 +94,12 @@ fn main() -> ExitCode {
                     birth_date,
                 },
         }) => create_user(&cli.db, &email, &role, birth_date.as_deref()),
+        Some(Command::DemoData {
+            residents,
+            days,
+            seed,
+            threads,
+        }) => demo_data(&cli.db, residents, days, seed, threads),
         Some(Command::Openapi) => {
             print!("{}", http::openapi_yaml());
             Ok(())
@@ -204,5 +229,32 @@ fn create_user(db_args: &DbArgs, email: &str, role: &str, birth_date: Option<&st
         other => format!("cannot create the account: {other}"),
     })?;
     println!("{}", user.id);
+    Ok(())
+}
+
+fn demo_data(db_args: &DbArgs, residents: usize, days: u32, seed: u64, threads: usize) -> CliResult {
+    migrate(db_args)?;
+    let url = db_args.url().map_err(|e| e.to_string())?;
+    let mut run = [0u8; 4];
+    rand::fill(&mut run);
+    let plan = karada::demo::Plan {
+        residents,
+        days,
+        seed,
+        threads,
+        password_hash: password::hash(&Password::new(DEMO_PASSWORD)).map_err(|e| e.to_string())?,
+        run_id: hex::encode(run),
+    };
+    let started = std::time::Instant::now();
+    let done = karada::demo::generate(&url, &plan).map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "created {} residents and {} measurements in {secs:.1} s ({:.0} measurements/s); \
+         emails demo<N>.{}@example.invalid, password \"{DEMO_PASSWORD}\"",
+        done.residents,
+        done.measurements,
+        done.measurements as f64 / secs.max(0.001),
+        plan.run_id
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 //!
 //! Every query here has the owning resident in its `WHERE` clause.
 
+mod bulk;
 pub mod catalogue;
 pub mod validate;
 
@@ -282,9 +283,7 @@ pub fn ingest(
         inserts.push(new);
     }
 
-    for chunk in inserts.chunks(MAX_BATCH) {
-        crate::on_backend!(conn, c => diesel::insert_into(measurements::table).values(chunk).execute(c))?;
-    }
+    insert_rows(conn, &inserts)?;
     for row in &updates {
         diesel::update(
             measurements::table
@@ -302,6 +301,17 @@ pub fn ingest(
         .execute(conn)?;
     }
     Ok(outcomes)
+}
+
+/// Inserts new rows: one prepared `unnest` statement on PostgreSQL, multi-row inserts on SQLite.
+fn insert_rows(conn: &mut DbConn, rows: &[NewMeasurement]) -> QueryResult<()> {
+    for chunk in rows.chunks(MAX_BATCH) {
+        match conn {
+            DbConn::Pg(c) => bulk::UnnestInsert::new(chunk).execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(measurements::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(())
 }
 
 fn apply_replacement(stored: &mut Measurement, item: &ValidMeasurement, modality: Modality, now: Ts) {

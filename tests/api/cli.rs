@@ -111,3 +111,40 @@ fn production_refuses_to_start_without_a_jwt_secret() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("KARADA_JWT_SECRET"));
 }
+
+fn demo_data_creates_residents_with_history(backend: Backend) {
+    let db = TestDb::new(backend);
+    let out = karada(
+        &db,
+        &["demo-data", "--residents", "3", "--days", "30", "--threads", "2"],
+        "",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let residents: i64 = users::table.count().get_result(&mut db.conn()).unwrap();
+    assert_eq!(residents, 3);
+    use karada::db::schema::measurements;
+    let steps: i64 = measurements::table
+        .filter(measurements::kind.eq("steps"))
+        .count()
+        .get_result(&mut db.conn())
+        .unwrap();
+    assert_eq!(steps, 3 * 30, "one steps total per resident and day");
+    let kiosk: i64 = measurements::table
+        .filter(measurements::modality.eq("sensed"))
+        .count()
+        .get_result(&mut db.conn())
+        .unwrap();
+    let all: i64 = measurements::table.count().get_result(&mut db.conn()).unwrap();
+    assert_eq!(kiosk, all);
+    assert!(all > steps, "weekly and monthly kiosk measurements too");
+}
+
+#[test]
+fn demo_data_creates_residents_with_history_on_sqlite() {
+    demo_data_creates_residents_with_history(Backend::Sqlite);
+}
+
+#[test]
+fn demo_data_creates_residents_with_history_on_postgres() {
+    demo_data_creates_residents_with_history(Backend::Postgres);
+}
