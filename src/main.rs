@@ -166,6 +166,7 @@ fn serve(db_args: &DbArgs, args: ServeArgs) -> CliResult {
     password::warm_up();
     let bind = args.bind.clone();
     let workers = args.workers;
+    let blocking_threads = (args.pool_size as usize + 4).max(8);
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || http::app(state.clone()))
             // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to 30 s.
@@ -173,6 +174,9 @@ fn serve(db_args: &DbArgs, args: ServeArgs) -> CliResult {
         if workers > 0 {
             server = server.workers(workers);
         }
+        // Blocking work is database calls (bounded by the pool) and password hashing: threads beyond
+        // that only wait, and each costs a stack and a malloc arena.
+        server = server.worker_max_blocking_threads(blocking_threads);
         let server = server
             .bind(&bind)
             .map_err(|e| format!("cannot listen on {bind}: {e}"))?;

@@ -175,10 +175,16 @@ pub fn ingest(
 ) -> QueryResult<Vec<Outcome>> {
     let now = Ts::now();
     let refs: Vec<&str> = items.iter().filter_map(|i| i.client_ref.as_deref()).collect();
+    let mut sources: Vec<&str> = items.iter().map(|i| i.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
     let mut by_ref: HashMap<(String, String), Measurement> = HashMap::new();
     if !refs.is_empty() {
+        // (user_id, source, client_ref) is the unique index: all three columns keep the lookup an
+        // index probe per item however long the resident's history is.
         let rows: Vec<Measurement> = measurements::table
             .filter(measurements::user_id.eq(user_id))
+            .filter(measurements::source.eq_any(&sources))
             .filter(measurements::client_ref.eq_any(&refs))
             .select(Measurement::as_select())
             .load(conn)?;
@@ -195,11 +201,19 @@ pub fn ingest(
         .collect();
     let mut by_day: HashMap<(&'static str, String, NaiveDate), Slot> = HashMap::new();
     if !days.is_empty() {
-        let rows: Vec<Measurement> = measurements::table
+        let kinds: Vec<&str> = items.iter().filter(|i| i.def.daily_total).map(|i| i.def.name).collect();
+        let q = measurements::table
             .filter(measurements::user_id.eq(user_id))
-            .filter(measurements::daily_key.eq_any(&days))
-            .select(Measurement::as_select())
-            .load(conn)?;
+            .filter(measurements::kind.eq_any(&kinds))
+            .filter(measurements::source.eq_any(&sources))
+            .filter(measurements::daily_key.eq_any(&days));
+        // A daily total is read, compared and rewritten: on PostgreSQL the row is locked so that a
+        // concurrent upload for the same day waits and then compares against this one's result
+        // (SQLite's `BEGIN IMMEDIATE` already serialises writers).
+        let rows: Vec<Measurement> = match conn {
+            DbConn::Pg(c) => q.select(Measurement::as_select()).for_update().load(c)?,
+            DbConn::Sqlite(c) => q.select(Measurement::as_select()).load(c)?,
+        };
         for r in rows {
             if let (Some(def), Some(day)) = (catalogue::find(&r.kind), r.daily_key) {
                 by_day.insert((def.name, r.source.clone(), day), Slot::Stored(r));

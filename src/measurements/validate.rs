@@ -207,7 +207,8 @@ pub fn validate(input: &MeasurementInput, ctx: &Context, prefix: &str) -> Result
                     format!("{prefix}values.{key}"),
                     format!("is not a field of {}", def.name),
                 )),
-                Some(f) if v.is_null() && !f.required => {}
+                // A null is an absent field: optional ones are skipped, required ones reported once below.
+                Some(_) if v.is_null() => {}
                 Some(f) => match check_value(f.kind, v, today) {
                     Ok(n) => {
                         values.insert(key.clone(), n);

@@ -6,6 +6,7 @@ mod common;
 mod accounts;
 mod cli;
 mod errors;
+mod measurements;
 mod operations;
 mod schema;
 mod tokens;
