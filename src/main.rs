@@ -40,6 +40,8 @@ enum Command {
     },
     /// Print the OpenAPI document (YAML).
     Openapi,
+    /// Print the measurement catalogue as Markdown.
+    MeasurementTypes,
     /// Create a synthetic population (for trying the service and for benchmarks).
     DemoData {
         /// Residents to create.
@@ -100,6 +102,10 @@ fn main() -> ExitCode {
             seed,
             threads,
         }) => demo_data(&cli.db, residents, days, seed, threads),
+        Some(Command::MeasurementTypes) => {
+            print!("{}", karada::measurements::catalogue::markdown());
+            Ok(())
+        }
         Some(Command::Openapi) => {
             print!("{}", http::openapi_yaml());
             Ok(())

@@ -384,6 +384,44 @@ impl TypeDef {
     }
 }
 
+/// The catalogue as a Markdown table, for `docs/MEASUREMENT-TYPES.md` (a test keeps that file equal
+/// to this output, so the docs cannot drift from the code).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Measurement types\n\nGenerated from `src/measurements/catalogue.rs` by `karada measurement-types`; \
+         do not edit by hand.\nUnits are UCUM; ranges are the plausible values accepted (outside them: 422).\n",
+    );
+    for t in CATALOGUE {
+        out.push_str(&format!(
+            "\n## `{}` — {}\n\nCategory: {}. LOINC: {}.{}\n\n| field | required | unit | range | LOINC | meaning |\n|---|---|---|---|---|---|\n",
+            t.name,
+            t.title,
+            serde_json::to_value(t.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            t.loinc.unwrap_or("none (project code system)"),
+            if t.daily_total { " A daily total: one value per resident, source and local day." } else { "" },
+        ));
+        for f in t.fields {
+            let range = match f.kind {
+                FieldKind::Number { min, max } => format!("{min} – {max}"),
+                FieldKind::Integer { min, max } => format!("{min} – {max} (whole)"),
+                FieldKind::Choice { options } => options.join(", "),
+                FieldKind::Date => "YYYY-MM-DD, not in the future".to_owned(),
+                FieldKind::Sha256 => "64 hex characters".to_owned(),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} |\n",
+                f.name,
+                if f.required { "yes" } else { "no" },
+                f.unit.unwrap_or(""),
+                range,
+                f.loinc.unwrap_or(""),
+                f.description
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

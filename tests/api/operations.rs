@@ -155,3 +155,15 @@ async fn lost_database_is_503_not_500() {
     app.get("/readyz", None).await.expect(200);
     app.get("/v1/me", Some(&s.access)).await.expect(200);
 }
+
+/// The committed catalogue document is exactly what the code generates. To update it:
+/// `cargo run -- measurement-types > docs/MEASUREMENT-TYPES.md`.
+#[test]
+fn committed_measurement_types_doc_matches_the_catalogue() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/MEASUREMENT-TYPES.md");
+    let committed = std::fs::read_to_string(path).unwrap();
+    assert!(
+        committed == karada::measurements::catalogue::markdown(),
+        "docs/MEASUREMENT-TYPES.md is out of date: run `cargo run -- measurement-types > docs/MEASUREMENT-TYPES.md`"
+    );
+}
