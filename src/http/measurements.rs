@@ -13,7 +13,7 @@ use crate::db::{Id, Ts};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::paging::{MAX_LIMIT, Paged};
+use crate::http::paging::{Paged, check_limit};
 use crate::measurements::catalogue::{self, TypeDef};
 use crate::measurements::{
     self, ItemResult, ListCursor, ListFilter, MAX_BATCH, Measurement, MeasurementInput, Outcome, Period, Recorded,
@@ -360,10 +360,7 @@ async fn list_measurements(
         from: parse_instant(q.from.as_deref(), "from", &mut errors),
         to: parse_instant(q.to.as_deref(), "to", &mut errors),
     };
-    let limit = q.limit.unwrap_or(crate::http::paging::DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        errors.push(FieldError::new("limit", format!("must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = check_limit(q.limit, &mut errors);
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db::Id;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldError};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -32,12 +32,22 @@ pub struct Page {
     pub after: Option<Id>,
 }
 
+/// Checks a requested page size (default [`DEFAULT_LIMIT`]); an out-of-range one is recorded in `errors`.
+pub fn check_limit(limit: Option<u32>, errors: &mut Vec<FieldError>) -> u32 {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        errors.push(FieldError::new("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    limit
+}
+
 impl PageQuery {
     /// Validates the limit (422 when out of range) and decodes the cursor (400 when malformed).
     pub fn page(&self) -> AppResult<Page> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(AppError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        let mut errors = Vec::new();
+        let limit = check_limit(self.limit, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
         }
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
