@@ -168,18 +168,18 @@ pub fn generate(url: &DbUrl, plan: &Plan) -> AppResult<Generated> {
                             user_id: user.id,
                             modality: Modality::Sensed,
                             default_source: "kiosk".to_owned(),
+                            timezone: chrono_tz::Asia::Tokyo,
                         };
                         let recorded =
                             measurements::record(&mut conn, &uploader, items.into_iter().map(Ok).collect(), |_| {
                                 String::new()
                             })?;
                         let written = recorded
-                            .results
                             .iter()
                             .filter(|r| matches!(r, ItemResult::Done(o) if o.wrote()))
                             .count();
                         if let Some(ItemResult::Invalid(e)) =
-                            recorded.results.iter().find(|r| matches!(r, ItemResult::Invalid(_)))
+                            recorded.iter().find(|r| matches!(r, ItemResult::Invalid(_)))
                         {
                             return Err(AppError::internal(format!("demo data failed validation: {e:?}")));
                         }

@@ -370,13 +370,13 @@ pub fn revoke_other_sessions(conn: &mut DbConn, user_id: Id, keep: Option<Id>, r
 }
 
 /// The account behind a valid access token, if its session is still live.
-pub fn session_user(conn: &mut DbConn, user_id: Id, session_id: Id) -> QueryResult<Option<(Id, String)>> {
+pub fn session_user(conn: &mut DbConn, user_id: Id, session_id: Id) -> QueryResult<Option<User>> {
     users::table
         .inner_join(sessions::table)
         .filter(users::id.eq(user_id))
         .filter(sessions::id.eq(session_id))
         .filter(sessions::revoked_at.is_null())
-        .select((users::id, users::role))
+        .select(User::as_select())
         .first(conn)
         .optional()
 }
@@ -408,8 +408,8 @@ pub struct AppToken {
 pub struct AppTokenAuth {
     /// The token row.
     pub token: AppToken,
-    /// The owner's role.
-    pub role: String,
+    /// The owner.
+    pub user: User,
 }
 
 /// Creates an app token; returns the row and the secret (shown once).
@@ -469,17 +469,17 @@ pub fn revoke_app_token(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<b
     Ok(n == 1)
 }
 
-/// The live app token with this secret, and its owner's role.
+/// The live app token with this secret, and its owner.
 pub fn authenticate_app_token(conn: &mut DbConn, secret: &str) -> QueryResult<Option<AppTokenAuth>> {
     app_tokens::table
         .inner_join(users::table)
         .filter(app_tokens::token_hash.eq(hash_secret(secret)))
         .filter(app_tokens::revoked_at.is_null())
         .filter(app_tokens::expires_at.gt(Ts::now()))
-        .select((AppToken::as_select(), users::role))
+        .select((AppToken::as_select(), User::as_select()))
         .first(conn)
         .optional()
-        .map(|r| r.map(|(token, role)| AppTokenAuth { token, role }))
+        .map(|r| r.map(|(token, user)| AppTokenAuth { token, user }))
 }
 
 // ---- kiosk pairing ----

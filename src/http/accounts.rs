@@ -453,10 +453,9 @@ async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> 
     responses((status = 200, description = "Profile", body = UserView))
 )]
 #[get("/v1/me")]
-async fn get_me(state: web::Data<AppState>, who: Principal) -> AppResult<web::Json<UserView>> {
+async fn get_me(who: Principal) -> AppResult<web::Json<UserView>> {
     who.require(Scope::Account)?;
-    let user = state.db(move |c| Ok(accounts::find(c, who.user_id)?)).await?;
-    Ok(web::Json(user.into()))
+    Ok(web::Json(who.user.into()))
 }
 
 /// Changes profile fields; absent fields stay as they are.
@@ -529,8 +528,7 @@ async fn change_password(
         .check_new("new_password")
         .map_err(|e| AppError::Validation(vec![e]))?;
     state.throttle.account_attempt(&who.user_id.to_string())?;
-    let user = state.db(move |c| Ok(accounts::find(c, who.user_id)?)).await?;
-    if !verify_password(current_password, Some(user.password_hash)).await? {
+    if !verify_password(current_password, Some(who.user.password_hash.clone())).await? {
         return Err(AppError::Forbidden("the current password is wrong"));
     }
     let hash = hash_password(new_password).await?;

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::accounts::Role;
 use crate::accounts::tokens::{self, Modality, Scope};
+use crate::accounts::{Role, User};
 use crate::db::Id;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -37,6 +37,8 @@ pub enum Credential {
 pub struct Principal {
     /// The account.
     pub user_id: Id,
+    /// The account row, read when the credential was checked (handlers need not read it again).
+    pub user: User,
     /// The account role.
     pub role: Role,
     /// What the credential allows.
@@ -105,8 +107,9 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
         let auth = auth.ok_or(AppError::Unauthorized)?;
         let modality = Modality::parse(&auth.token.modality).ok_or(AppError::Unauthorized)?;
         return Ok(Principal {
-            user_id: auth.token.user_id,
-            role: Role::parse(&auth.role).unwrap_or(Role::Resident),
+            user_id: auth.user.id,
+            role: auth.user.role(),
+            user: auth.user,
             scopes: tokens::parse_scopes(&auth.token.scopes),
             credential: Credential::AppToken {
                 token_id: auth.token.id,
@@ -119,14 +122,15 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
     let (user_id, session_id) = (Id(claims.sub), Id(claims.sid));
     // The signature alone is not enough: a deleted account or a revoked session (logout, password
     // change, refresh-token reuse) ends its access tokens at once.
-    let live = state
+    let user = state
         .db(move |c| Ok(tokens::session_user(c, user_id, session_id)?))
         .await?;
-    let (_, role) = live.ok_or(AppError::Unauthorized)?;
+    let user = user.ok_or(AppError::Unauthorized)?;
     Ok(Principal {
         user_id,
         // The role comes from the database, not the token, so a demotion applies at once.
-        role: Role::parse(&role).unwrap_or(Role::Resident),
+        role: user.role(),
+        user,
         scopes: claims.scopes,
         credential: Credential::Session { session_id },
     })

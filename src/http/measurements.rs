@@ -16,8 +16,7 @@ use crate::http::auth::Principal;
 use crate::http::paging::{Paged, check_limit};
 use crate::measurements::catalogue::{self, TypeDef};
 use crate::measurements::{
-    self, ItemResult, ListCursor, ListFilter, MAX_BATCH, Measurement, MeasurementInput, Outcome, Period, Recorded,
-    Uploader,
+    self, ItemResult, ListCursor, ListFilter, MAX_BATCH, Measurement, MeasurementInput, Outcome, Period, Uploader,
 };
 
 /// The catalogue.
@@ -135,15 +134,17 @@ async fn record(
     who: &Principal,
     inputs: Vec<Result<MeasurementInput, FieldError>>,
     prefix: fn(usize) -> String,
-) -> AppResult<Recorded> {
+) -> AppResult<Vec<ItemResult>> {
     let (modality, default_source) = who.uploader();
+    let timezone = who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
     let uploader = Uploader {
         user_id: who.user_id,
         modality,
         default_source,
+        timezone,
     };
     state
-        .db(move |c| measurements::record(c, &uploader, inputs, prefix))
+        .db(move |c| Ok(measurements::record(c, &uploader, inputs, prefix)?))
         .await
 }
 
@@ -181,8 +182,8 @@ async fn create_measurement(
 ) -> AppResult<HttpResponse> {
     who.require(Scope::MeasurementsWrite)?;
     let recorded = record(&state, &who, vec![Ok(body.into_inner())], |_| String::new()).await?;
-    let birth = recorded.birth_date;
-    match recorded.results.into_iter().next() {
+    let birth = who.user.birth_date;
+    match recorded.into_iter().next() {
         Some(ItemResult::Invalid(errors)) => Err(AppError::Validation(errors)),
         Some(ItemResult::Done(Outcome::Created(m) | Outcome::Replaced(m))) => {
             Ok(HttpResponse::Created().json(view(m, birth)))
@@ -240,7 +241,7 @@ async fn create_batch(
         invalid: 0,
         results: Vec::new(),
     };
-    for (index, r) in recorded.results.into_iter().enumerate() {
+    for (index, r) in recorded.into_iter().enumerate() {
         let (status, id, errors) = match r {
             ItemResult::Invalid(errors) => (ItemStatus::Invalid, None, Some(errors)),
             ItemResult::Done(Outcome::Created(m) | Outcome::Replaced(m)) => (ItemStatus::Created, Some(m.id.0), None),
@@ -368,15 +369,9 @@ async fn list_measurements(
         None => None,
         Some(c) => Some(decode_cursor(c).ok_or_else(|| AppError::BadRequest("invalid cursor".to_owned()))?),
     };
-    let user_id = who.user_id;
-    let (rows, birth) = state
-        .db(move |c| {
-            let user = crate::accounts::find(c, user_id)?;
-            Ok((
-                measurements::list(c, user_id, &filter, cursor, i64::from(limit) + 1)?,
-                user.birth_date,
-            ))
-        })
+    let (user_id, birth) = (who.user_id, who.user.birth_date);
+    let rows = state
+        .db(move |c| Ok(measurements::list(c, user_id, &filter, cursor, i64::from(limit) + 1)?))
         .await?;
     let page = crate::http::paging::Page { limit, after: None };
     let paged = Paged::from_rows_with(
@@ -407,13 +402,8 @@ pub struct LatestView {
 #[get("/v1/measurements/latest")]
 async fn latest_measurements(state: web::Data<AppState>, who: Principal) -> AppResult<web::Json<LatestView>> {
     who.require(Scope::MeasurementsRead)?;
-    let user_id = who.user_id;
-    let (rows, birth) = state
-        .db(move |c| {
-            let user = crate::accounts::find(c, user_id)?;
-            Ok((measurements::latest(c, user_id)?, user.birth_date))
-        })
-        .await?;
+    let (user_id, birth) = (who.user_id, who.user.birth_date);
+    let rows = state.db(move |c| Ok(measurements::latest(c, user_id)?)).await?;
     Ok(web::Json(LatestView {
         items: rows.into_iter().map(|m| view(m, birth)).collect(),
     }))
@@ -532,26 +522,19 @@ async fn summary(
         return Err(AppError::internal("validated summary query incomplete"));
     };
     let user_id = who.user_id;
-    let (rows, tz, from, to) = state
-        .db(move |c| {
-            let user = crate::accounts::find(c, user_id)?;
-            let tz: chrono_tz::Tz = user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-            let to = to.unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
-            let from = from.unwrap_or(to - Duration::days(30));
-            if from > to || (to - from).num_days() > MAX_SUMMARY_DAYS {
-                return Err(AppError::invalid(
-                    "from",
-                    "must be on or before `to`, at most 3,660 days before it",
-                ));
-            }
-            Ok((
-                measurements::summary(c, user_id, def, period, from, to)?,
-                user.timezone,
-                from,
-                to,
-            ))
-        })
+    let tz: chrono_tz::Tz = who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
+    let to = to.unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+    let from = from.unwrap_or(to - Duration::days(30));
+    if from > to || (to - from).num_days() > MAX_SUMMARY_DAYS {
+        return Err(AppError::invalid(
+            "from",
+            "must be on or before `to`, at most 3,660 days before it",
+        ));
+    }
+    let rows = state
+        .db(move |c| Ok(measurements::summary(c, user_id, def, period, from, to)?))
         .await?;
+    let tz = who.user.timezone.clone();
     let mut buckets: Vec<Bucket> = Vec::new();
     for r in rows {
         if buckets.last().is_none_or(|b| b.start != r.bucket) {
@@ -605,13 +588,8 @@ async fn get_measurement(
 ) -> AppResult<web::Json<MeasurementView>> {
     who.require(Scope::MeasurementsRead)?;
     let (user_id, id) = (who.user_id, Id(path.into_inner()));
-    let (m, birth) = state
-        .db(move |c| {
-            let m = measurements::find(c, user_id, id)?;
-            Ok((m, crate::accounts::find(c, user_id)?.birth_date))
-        })
-        .await?;
-    Ok(web::Json(view(m, birth)))
+    let m = state.db(move |c| Ok(measurements::find(c, user_id, id)?)).await?;
+    Ok(web::Json(view(m, who.user.birth_date)))
 }
 
 /// Deletes one of the resident's measurements.

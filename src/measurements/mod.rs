@@ -541,6 +541,8 @@ pub struct Uploader {
     pub modality: Modality,
     /// Source used when an item names none.
     pub default_source: String,
+    /// The resident's timezone, which defines their day.
+    pub timezone: chrono_tz::Tz,
 }
 
 /// The result of one item of an upload.
@@ -553,31 +555,21 @@ pub enum ItemResult {
     Done(Outcome),
 }
 
-/// An upload's results and what the views need about the resident.
-#[derive(Debug)]
-pub struct Recorded {
-    /// One result per item, in order.
-    pub results: Vec<ItemResult>,
-    /// The resident's date of birth (for derived ages).
-    pub birth_date: Option<NaiveDate>,
-}
-
 /// How often an upload is retried after losing a race to a unique key.
 const RACE_RETRIES: usize = 3;
 
 /// Validates and stores an upload (one item, or a batch) for the resident: validation against
-/// their timezone, then every valid item written in **one** transaction. Items that failed to parse
+/// their timezone, then every valid item written in **one** transaction (one result per item). Items that failed to parse
 /// arrive as `Err` with their field error and are reported as invalid.
 pub fn record(
     conn: &mut DbConn,
     who: &Uploader,
     inputs: Vec<Result<MeasurementInput, crate::error::FieldError>>,
     prefix: impl Fn(usize) -> String,
-) -> crate::error::AppResult<Recorded> {
-    let user = crate::accounts::find(conn, who.user_id)?;
+) -> QueryResult<Vec<ItemResult>> {
     let ctx = Context {
         now: chrono::Utc::now(),
-        tz: user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo),
+        tz: who.timezone,
         default_source: who.default_source.clone(),
     };
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(inputs.len());
@@ -612,8 +604,5 @@ pub fn record(
             results[i] = Some(ItemResult::Done(outcome));
         }
     }
-    Ok(Recorded {
-        results: results.into_iter().flatten().collect(),
-        birth_date: user.birth_date,
-    })
+    Ok(results.into_iter().flatten().collect())
 }
