@@ -87,10 +87,10 @@ impl From<DateTime<Utc>> for Ts {
     }
 }
 
-/// Implements the `HasSqlType`, `FromSql` and `ToSql` plumbing for one marker type and its newtype,
-/// delegating to diesel's own impls of `$pg` on PostgreSQL and `$lite` on SQLite.
-macro_rules! multi_backend_type {
-    ($marker:ident, $newtype:ident, $inner:ty, $pg:ty, $lite:ty) => {
+/// The `MultiBackend` plumbing for a marker type and its newtype: the generated backend looks the
+/// type up, and reading or writing a value defers to the impls for the backend that runs the query.
+macro_rules! multi_backend_plumbing {
+    ($marker:ident, $newtype:ident) => {
         impl HasSqlType<$marker> for MultiBackend {
             fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
                 MultiBackend::lookup_sql_type::<$marker>(lookup)
@@ -107,32 +107,28 @@ macro_rules! multi_backend_type {
                 Ok(IsNull::No)
             }
         }
-        impl FromSql<$marker, Pg> for $newtype {
-            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                <$inner as FromSql<$pg, Pg>>::from_sql(bytes).map(Into::into)
-            }
-        }
-        impl ToSql<$marker, Pg> for $newtype {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                <$inner as ToSql<$pg, Pg>>::to_sql(&self.0, out)
-            }
-        }
-        impl FromSql<$marker, Sqlite> for $newtype {
-            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                <$inner as FromSql<$lite, Sqlite>>::from_sql(bytes).map(Into::into)
-            }
-        }
     };
 }
 
-multi_backend_type!(
-    SqlTs,
-    Ts,
-    DateTime<Utc>,
-    diesel::sql_types::Timestamptz,
-    diesel::sql_types::TimestamptzSqlite
-);
+multi_backend_plumbing!(SqlTs, Ts);
+multi_backend_plumbing!(SqlUuid, Id);
+multi_backend_plumbing!(SqlJson, Json);
 
+impl FromSql<SqlTs, Pg> for Ts {
+    fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <DateTime<Utc> as FromSql<diesel::sql_types::Timestamptz, Pg>>::from_sql(bytes).map(Into::into)
+    }
+}
+impl ToSql<SqlTs, Pg> for Ts {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<diesel::sql_types::Timestamptz, Pg>>::to_sql(&self.0, out)
+    }
+}
+impl FromSql<SqlTs, Sqlite> for Ts {
+    fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        <DateTime<Utc> as FromSql<diesel::sql_types::TimestamptzSqlite, Sqlite>>::from_sql(bytes).map(Into::into)
+    }
+}
 impl ToSql<SqlTs, Sqlite> for Ts {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         <DateTime<Utc> as ToSql<diesel::sql_types::TimestamptzSqlite, Sqlite>>::to_sql(&self.0, out)
@@ -140,22 +136,6 @@ impl ToSql<SqlTs, Sqlite> for Ts {
 }
 
 // Uuid on SQLite: diesel has no Uuid type there, so the id travels as its 16 raw bytes.
-impl HasSqlType<SqlUuid> for MultiBackend {
-    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-        MultiBackend::lookup_sql_type::<SqlUuid>(lookup)
-    }
-}
-impl FromSql<SqlUuid, MultiBackend> for Id {
-    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        bytes.from_sql::<Id, SqlUuid>()
-    }
-}
-impl ToSql<SqlUuid, MultiBackend> for Id {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-        out.set_value((SqlUuid, self));
-        Ok(IsNull::No)
-    }
-}
 impl FromSql<SqlUuid, Pg> for Id {
     fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
         <uuid::Uuid as FromSql<diesel::sql_types::Uuid, Pg>>::from_sql(bytes).map(Id)
@@ -191,22 +171,6 @@ pub struct SqlJson;
 #[serde(transparent)]
 pub struct Json(pub serde_json::Value);
 
-impl HasSqlType<SqlJson> for MultiBackend {
-    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
-        MultiBackend::lookup_sql_type::<SqlJson>(lookup)
-    }
-}
-impl FromSql<SqlJson, MultiBackend> for Json {
-    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        bytes.from_sql::<Json, SqlJson>()
-    }
-}
-impl ToSql<SqlJson, MultiBackend> for Json {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-        out.set_value((SqlJson, self));
-        Ok(IsNull::No)
-    }
-}
 impl FromSql<SqlJson, Pg> for Json {
     fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
         <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(bytes).map(Json)
