@@ -169,6 +169,7 @@ pub fn generate(url: &DbUrl, plan: &Plan) -> AppResult<Generated> {
                             modality: Modality::Sensed,
                             default_source: "kiosk".to_owned(),
                             timezone: chrono_tz::Asia::Tokyo,
+                            birth_date: user.birth_date,
                         };
                         let recorded =
                             measurements::record(&mut conn, &uploader, items.into_iter().map(Ok).collect(), |_| {

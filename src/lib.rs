@@ -10,4 +10,5 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod measurements;
+pub mod points;
 pub mod telemetry;

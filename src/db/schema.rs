@@ -108,3 +108,72 @@ diesel::table! {
 
 diesel::joinable!(measurements -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(measurements, users);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlTs;
+
+    programmes (id) {
+        id -> Text,
+        title -> Text,
+        sponsor -> Text,
+        eligibility -> Text,
+        min_age -> Nullable<Integer>,
+        max_age -> Nullable<Integer>,
+        daily_cap -> Nullable<Integer>,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs, SqlJson};
+
+    reward_rules (id) {
+        id -> SqlUuid,
+        programme_id -> Text,
+        kind -> Text,
+        title -> Text,
+        params -> SqlJson,
+        active_from -> Nullable<Date>,
+        active_to -> Nullable<Date>,
+        min_age -> Nullable<Integer>,
+        max_age -> Nullable<Integer>,
+        sensed_only -> Bool,
+        created_at -> SqlTs,
+        retired_at -> Nullable<SqlTs>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    points_ledger (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        programme_id -> Text,
+        rule_id -> Nullable<SqlUuid>,
+        delta -> Integer,
+        title -> Text,
+        local_date -> Date,
+        measurement_id -> Nullable<SqlUuid>,
+        award_key -> Nullable<Text>,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    points_balances (user_id, programme_id) {
+        user_id -> SqlUuid,
+        programme_id -> Text,
+        balance -> Integer,
+        lifetime_earned -> Integer,
+    }
+}
+
+diesel::joinable!(reward_rules -> programmes (programme_id));
+diesel::allow_tables_to_appear_in_same_query!(programmes, reward_rules, points_ledger, points_balances, users);

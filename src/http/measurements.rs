@@ -142,6 +142,7 @@ async fn record(
         modality,
         default_source,
         timezone,
+        birth_date: who.user.birth_date,
     };
     state
         .db(move |c| Ok(measurements::record(c, &uploader, inputs, prefix)?))

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod measurements;
 pub mod ops;
 pub mod paging;
+pub mod points;
 pub mod throttle;
 
 use actix_web::body::MessageBody;
@@ -106,6 +107,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::routes(cfg);
     accounts::routes(cfg);
     measurements::routes(cfg);
+    points::routes(cfg);
 }
 
 #[derive(OpenApi)]
@@ -121,6 +123,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (name = "auth", description = "Registration, login and token refresh"),
         (name = "account", description = "The signed-in resident's account, app tokens and pairing"),
         (name = "measurements", description = "The measurement catalogue, uploads and the resident's own reads"),
+        (name = "points", description = "Health points: balances, ledger and how to earn"),
         (name = "admin", description = "Platform operators")
     )
 )]

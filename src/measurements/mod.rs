@@ -543,6 +543,8 @@ pub struct Uploader {
     pub default_source: String,
     /// The resident's timezone, which defines their day.
     pub timezone: chrono_tz::Tz,
+    /// The resident's date of birth (age-ranged reward rules).
+    pub birth_date: Option<NaiveDate>,
 }
 
 /// The result of one item of an upload.
@@ -553,6 +555,18 @@ pub enum ItemResult {
     Invalid(Vec<crate::error::FieldError>),
     /// Validated and processed.
     Done(Outcome),
+}
+
+/// Whether a transaction failed only because a concurrent one got there first: a unique key taken
+/// meanwhile, a serialisation failure, or a deadlock PostgreSQL broke by aborting this side. Running
+/// it again sees the winner's rows.
+fn lost_a_race(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
 }
 
 /// How often an upload is retried after losing a race to a unique key.
@@ -591,10 +605,21 @@ pub fn record(
     if !valid.is_empty() {
         let mut attempt = 0;
         let outcomes = loop {
-            match crate::db::transaction(conn, |c| ingest(c, who.user_id, who.modality, &valid)) {
-                Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-                    if attempt < RACE_RETRIES =>
-                {
+            let attempt_once = |c: &mut DbConn| {
+                let outcomes = ingest(c, who.user_id, who.modality, &valid)?;
+                // Points are earned in the same transaction as the write that earns them.
+                let written: Vec<&Measurement> = outcomes
+                    .iter()
+                    .filter_map(|o| match o {
+                        Outcome::Created(m) | Outcome::Replaced(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect();
+                crate::points::award_for(c, who.user_id, who.birth_date, &written)?;
+                Ok(outcomes)
+            };
+            match crate::db::transaction(conn, attempt_once) {
+                Err(e) if attempt < RACE_RETRIES && lost_a_race(&e) => {
                     attempt += 1;
                 }
                 other => break other?,

@@ -8,5 +8,6 @@ mod cli;
 mod errors;
 mod measurements;
 mod operations;
+mod points;
 mod schema;
 mod tokens;

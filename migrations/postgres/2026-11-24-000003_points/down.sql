@@ -1,0 +1,4 @@
+DROP TABLE points_balances;
+DROP TABLE points_ledger;
+DROP TABLE reward_rules;
+DROP TABLE programmes;

@@ -1,0 +1,320 @@
+//! Reward rules as data, and the pure part of evaluating them: which awards a stored measurement
+//! could earn. Every rule about points lives in this module and its parent.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::db::Id;
+
+/// One tier of a daily-steps rule: crossing `min_steps` pays `points` once per local day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Steps at which the tier is crossed.
+    pub min_steps: i64,
+    /// Points it pays.
+    pub points: i32,
+}
+
+/// What a rule pays for, with its kind's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RuleKind {
+    /// Tiered daily steps; tiers are additive, each paid once per local day.
+    DailySteps {
+        /// The tiers.
+        tiers: Vec<Tier>,
+    },
+    /// Logging a measurement type, up to `max_per_day` times per local day.
+    MeasurementLogged {
+        /// The type.
+        measurement_type: String,
+        /// Points per logging.
+        points: i32,
+        /// Paid at most this often per local day.
+        max_per_day: i32,
+    },
+    /// The first measurement of a type ever.
+    FirstMeasurement {
+        /// The type.
+        measurement_type: String,
+        /// Points.
+        points: i32,
+    },
+    /// A health checkup taken, up to `max_per_year` times per calendar year of the checkup date.
+    HealthCheckup {
+        /// `specific_health_checkup`, `cancer_screening` or `dental_checkup`.
+        checkup_kind: String,
+        /// Points.
+        points: i32,
+        /// Paid at most this often per year.
+        max_per_year: i32,
+    },
+}
+
+impl RuleKind {
+    /// Reads a stored rule: its kind column and its params object.
+    pub fn from_stored(kind: &str, params: &Value) -> Option<Self> {
+        let mut obj = params.as_object()?.clone();
+        obj.insert("kind".to_owned(), Value::from(kind));
+        serde_json::from_value(Value::Object(obj)).ok()
+    }
+}
+
+/// An active rule, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Rule id.
+    pub id: Id,
+    /// Programme it belongs to.
+    pub programme_id: String,
+    /// Title shown on ledger entries.
+    pub title: String,
+    /// What it pays for.
+    pub kind: RuleKind,
+    /// First local day it applies.
+    pub active_from: Option<NaiveDate>,
+    /// Last local day it applies.
+    pub active_to: Option<NaiveDate>,
+    /// Youngest age it applies to (age on the measurement's day).
+    pub min_age: Option<i32>,
+    /// Oldest age it applies to.
+    pub max_age: Option<i32>,
+    /// Only device- or kiosk-measured data counts.
+    pub sensed_only: bool,
+}
+
+/// What the evaluation needs to know about one stored measurement.
+#[derive(Debug, Clone)]
+pub struct Fact<'a> {
+    /// Measurement id.
+    pub id: Id,
+    /// Type name.
+    pub kind: &'a str,
+    /// The resident's day of it.
+    pub local_date: NaiveDate,
+    /// Its values.
+    pub values: &'a serde_json::Map<String, Value>,
+    /// Whether it was sensed.
+    pub sensed: bool,
+    /// The resident's age that day, if known.
+    pub age: Option<i32>,
+}
+
+/// A possible award: paid unless one of `keys` is already in the ledger (the first free key is
+/// used; when every key is taken the award is exhausted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The rule.
+    pub rule_id: Id,
+    /// Its programme.
+    pub programme_id: String,
+    /// Ledger title.
+    pub title: String,
+    /// Points.
+    pub points: i32,
+    /// The day the award counts for.
+    pub local_date: NaiveDate,
+    /// The measurement that earned it.
+    pub measurement_id: Id,
+    /// Alternative award keys in order of use (several when a rule pays more than once per period).
+    pub keys: Vec<String>,
+}
+
+fn applies(rule: &Rule, fact: &Fact<'_>) -> bool {
+    let in_window =
+        rule.active_from.is_none_or(|d| fact.local_date >= d) && rule.active_to.is_none_or(|d| fact.local_date <= d);
+    let in_age = match fact.age {
+        Some(age) => rule.min_age.is_none_or(|m| age >= m) && rule.max_age.is_none_or(|m| age <= m),
+        // Without a date of birth, only rules without an age range apply.
+        None => rule.min_age.is_none() && rule.max_age.is_none(),
+    };
+    in_window && in_age && (!rule.sensed_only || fact.sensed)
+}
+
+/// The awards `fact` could earn under `rule`.
+pub fn candidates(rule: &Rule, fact: &Fact<'_>) -> Vec<Candidate> {
+    if !applies(rule, fact) {
+        return Vec::new();
+    }
+    let make = |points: i32, keys: Vec<String>| Candidate {
+        rule_id: rule.id,
+        programme_id: rule.programme_id.clone(),
+        title: rule.title.clone(),
+        points,
+        local_date: fact.local_date,
+        measurement_id: fact.id,
+        keys,
+    };
+    let r = rule.id;
+    match &rule.kind {
+        RuleKind::DailySteps { tiers } if fact.kind == "steps" => {
+            let count = fact.values.get("count").and_then(Value::as_i64).unwrap_or(0);
+            tiers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| count >= t.min_steps && t.points > 0)
+                .map(|(i, t)| make(t.points, vec![format!("{r}:{}:tier{i}", fact.local_date)]))
+                .collect()
+        }
+        RuleKind::MeasurementLogged {
+            measurement_type,
+            points,
+            max_per_day,
+        } if fact.kind == measurement_type => {
+            let keys = (1..=*max_per_day)
+                .map(|n| format!("{r}:{}:{n}", fact.local_date))
+                .collect();
+            vec![make(*points, keys)]
+        }
+        RuleKind::FirstMeasurement {
+            measurement_type,
+            points,
+        } if fact.kind == measurement_type => {
+            vec![make(*points, vec![format!("{r}:first")])]
+        }
+        RuleKind::HealthCheckup {
+            checkup_kind,
+            points,
+            max_per_year,
+        } if fact.kind == "health_checkup" => {
+            let kind = fact.values.get("kind").and_then(Value::as_str);
+            let year = fact
+                .values
+                .get("checkup_date")
+                .and_then(Value::as_str)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map_or(fact.local_date.year(), |d| d.year());
+            if kind != Some(checkup_kind.as_str()) {
+                return Vec::new();
+            }
+            let keys = (1..=*max_per_year).map(|n| format!("{r}:{year}:{n}")).collect();
+            vec![make(*points, keys)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rule(kind: RuleKind) -> Rule {
+        Rule {
+            id: Id(uuid::Uuid::nil()),
+            programme_id: "osaka".into(),
+            title: "t".into(),
+            kind,
+            active_from: None,
+            active_to: None,
+            min_age: None,
+            max_age: None,
+            sensed_only: false,
+        }
+    }
+
+    fn fact<'a>(kind: &'a str, values: &'a serde_json::Map<String, Value>) -> Fact<'a> {
+        Fact {
+            id: Id(uuid::Uuid::nil()),
+            kind,
+            local_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            values,
+            sensed: false,
+            age: Some(46),
+        }
+    }
+
+    fn tiers() -> RuleKind {
+        RuleKind::DailySteps {
+            tiers: [2000, 4000, 6000, 8000, 10000]
+                .into_iter()
+                .map(|min_steps| Tier { min_steps, points: 1 })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_tier_crossed_pays_once_with_a_key_per_day_and_tier() {
+        let v = json!({"count": 6500}).as_object().cloned().unwrap();
+        let c = candidates(&rule(tiers()), &fact("steps", &v));
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[2].keys, vec![format!("{}:2026-11-24:tier2", uuid::Uuid::nil())]);
+        let none = json!({"count": 1999}).as_object().cloned().unwrap();
+        assert!(candidates(&rule(tiers()), &fact("steps", &none)).is_empty());
+        let at = json!({"count": 2000}).as_object().cloned().unwrap();
+        assert_eq!(candidates(&rule(tiers()), &fact("steps", &at)).len(), 1);
+    }
+
+    #[test]
+    fn age_ranges_windows_and_sensed_only_gate_a_rule() {
+        let v = json!({"count": 3000}).as_object().cloned().unwrap();
+        let mut r = rule(tiers());
+        r.min_age = Some(65);
+        assert!(candidates(&r, &fact("steps", &v)).is_empty());
+        r.min_age = Some(46);
+        assert_eq!(candidates(&r, &fact("steps", &v)).len(), 1);
+        r.active_to = NaiveDate::from_ymd_opt(2026, 11, 23);
+        assert!(candidates(&r, &fact("steps", &v)).is_empty());
+        let mut s = rule(tiers());
+        s.sensed_only = true;
+        assert!(candidates(&s, &fact("steps", &v)).is_empty());
+        let mut f = fact("steps", &v);
+        f.sensed = true;
+        assert_eq!(candidates(&s, &f).len(), 1);
+    }
+
+    #[test]
+    fn logging_rules_offer_one_key_per_allowed_time_a_day() {
+        let v = json!({"kg": 60.0}).as_object().cloned().unwrap();
+        let r = rule(RuleKind::MeasurementLogged {
+            measurement_type: "body_weight".into(),
+            points: 1,
+            max_per_day: 2,
+        });
+        let c = candidates(&r, &fact("body_weight", &v));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].keys.len(), 2);
+        assert!(candidates(&r, &fact("heart_rate", &v)).is_empty());
+    }
+
+    #[test]
+    fn checkups_count_per_year_of_the_checkup_date() {
+        let v = json!({"kind": "cancer_screening", "checkup_date": "2025-12-30"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let r = rule(RuleKind::HealthCheckup {
+            checkup_kind: "cancer_screening".into(),
+            points: 5,
+            max_per_year: 1,
+        });
+        let c = candidates(&r, &fact("health_checkup", &v));
+        assert_eq!(c[0].keys, vec![format!("{}:2025:1", uuid::Uuid::nil())]);
+        let other = rule(RuleKind::HealthCheckup {
+            checkup_kind: "dental_checkup".into(),
+            points: 5,
+            max_per_year: 1,
+        });
+        assert!(candidates(&other, &fact("health_checkup", &v)).is_empty());
+    }
+
+    #[test]
+    fn stored_rules_round_trip() {
+        let k = RuleKind::from_stored("daily_steps", &json!({"tiers": [{"min_steps": 2000, "points": 1}]})).unwrap();
+        assert_eq!(
+            k,
+            RuleKind::DailySteps {
+                tiers: vec![Tier {
+                    min_steps: 2000,
+                    points: 1
+                }]
+            }
+        );
+        assert!(RuleKind::from_stored("daily_steps", &json!({"tiers": 3})).is_none());
+        assert!(RuleKind::from_stored("teleport", &json!({})).is_none());
+    }
+}

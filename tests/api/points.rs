@@ -1,0 +1,319 @@
+//! Health points: awards in the ingest transaction, idempotent keys, caps, and the read routes.
+
+use actix_web::http::Method;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use karada::db::schema::{points_balances, points_ledger, programmes};
+
+use crate::both_backends;
+use crate::common::{Session, TestApp};
+
+both_backends!(
+    step_tiers_pay_once_per_day_however_the_day_is_reuploaded,
+    weighing_pays_once_per_local_day,
+    deleting_a_measurement_keeps_its_points_and_reuploading_pays_nothing,
+    a_first_vascular_age_pays_once_and_only_when_sensed,
+    checkups_pay_up_to_their_yearly_cap,
+    residents_65_and_over_earn_on_lower_step_tiers,
+    the_programmes_daily_cap_limits_a_days_points,
+    two_devices_uploading_the_same_day_at_once_never_double_pay,
+    a_batch_awards_each_day_in_the_same_transaction,
+    reward_rules_list_what_the_caller_can_earn,
+    the_ledger_is_paged_newest_first_and_scoped,
+);
+
+async fn upload(app: &TestApp, token: &str, body: Value) -> u16 {
+    app.post("/v1/measurements", Some(token), body).await.status.as_u16()
+}
+
+fn steps(day: &str, hour: u32, count: i64) -> Value {
+    json!({"type": "steps", "effective_at": format!("{day}T{hour:02}:00:00+09:00"), "values": {"count": count}})
+}
+
+async fn balance(app: &TestApp, s: &Session) -> i64 {
+    let r = app.get("/v1/points", Some(&s.access)).await;
+    r.expect(200);
+    let osaka = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["programme"]["id"] == "osaka")
+        .unwrap();
+    let b = osaka["balance"].as_i64().unwrap();
+    // The balance is always the sum of the ledger.
+    let id = karada::db::Id(s.user_id.parse().unwrap());
+    let mut conn = app.db.conn();
+    let deltas: Vec<i32> = points_ledger::table
+        .filter(points_ledger::user_id.eq(id))
+        .filter(points_ledger::programme_id.eq("osaka"))
+        .select(points_ledger::delta)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        b,
+        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
+        "balance must equal the ledger sum"
+    );
+    if b > 0 {
+        let stored: i32 = points_balances::table
+            .filter(points_balances::user_id.eq(id))
+            .select(points_balances::balance)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(i64::from(stored), b);
+    }
+    b
+}
+
+async fn step_tiers_pay_once_per_day_however_the_day_is_reuploaded(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    assert_eq!(upload(&app, &s.access, steps("2026-11-20", 12, 6500)).await, 201);
+    assert_eq!(balance(&app, &s).await, 3, "2,000, 4,000 and 6,000 crossed");
+    // A later upload for the day replaces the total: only the newly crossed tier pays.
+    assert_eq!(upload(&app, &s.access, steps("2026-11-20", 20, 9000)).await, 201);
+    assert_eq!(balance(&app, &s).await, 4);
+    // The same upload again, and an older one with more steps: nothing.
+    upload(&app, &s.access, steps("2026-11-20", 20, 9000)).await;
+    assert_eq!(upload(&app, &s.access, steps("2026-11-20", 18, 12000)).await, 200);
+    assert_eq!(balance(&app, &s).await, 4);
+    // Another day pays its own tiers.
+    upload(&app, &s.access, steps("2026-11-21", 20, 2500)).await;
+    assert_eq!(balance(&app, &s).await, 5);
+}
+
+fn weight(day: &str, hour: u32, kg: f64) -> Value {
+    json!({"type": "body_weight", "effective_at": format!("{day}T{hour:02}:00:00+09:00"), "values": {"kg": kg}})
+}
+
+async fn weighing_pays_once_per_local_day(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, weight("2026-11-20", 7, 61.0)).await;
+    upload(&app, &s.access, weight("2026-11-20", 21, 61.4)).await;
+    assert_eq!(balance(&app, &s).await, 1);
+    upload(&app, &s.access, weight("2026-11-21", 7, 61.2)).await;
+    assert_eq!(balance(&app, &s).await, 2);
+    // 23:30 UTC on the 20th is 08:30 on the 21st in Tokyo: already paid that day.
+    upload(
+        &app,
+        &s.access,
+        json!({"type": "body_weight", "effective_at": "2026-11-20T23:30:00Z", "values": {"kg": 61.0}}),
+    )
+    .await;
+    assert_eq!(balance(&app, &s).await, 2);
+}
+
+async fn deleting_a_measurement_keeps_its_points_and_reuploading_pays_nothing(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let r = app
+        .post("/v1/measurements", Some(&s.access), weight("2026-11-20", 7, 61.0))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(balance(&app, &s).await, 1);
+    app.call(Method::DELETE, &format!("/v1/measurements/{id}"), Some(&s.access), None)
+        .await
+        .expect(204);
+    assert_eq!(balance(&app, &s).await, 1);
+    upload(&app, &s.access, weight("2026-11-20", 8, 61.0)).await;
+    assert_eq!(balance(&app, &s).await, 1);
+}
+
+async fn a_first_vascular_age_pays_once_and_only_when_sensed(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let v = |day: &str| json!({"type": "vascular_age", "effective_at": format!("{day}T10:00:00+09:00"), "values": {"vascular_age_years": 50}});
+    // Typed in by the resident: the rule is sensed-only.
+    upload(&app, &s.access, v("2026-11-01")).await;
+    assert_eq!(balance(&app, &s).await, 0);
+    let code = app
+        .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
+        .await
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kiosk = app
+        .post("/v1/pairing/claim", None, json!({"code": code, "device_name": "Pod"}))
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    upload(&app, &kiosk, v("2026-11-10")).await;
+    assert_eq!(balance(&app, &s).await, 3);
+    upload(&app, &kiosk, v("2026-11-20")).await;
+    assert_eq!(balance(&app, &s).await, 3);
+}
+
+fn checkup(kind: &str, date: &str) -> Value {
+    json!({"type": "health_checkup", "effective_at": format!("{date}T09:00:00+09:00"),
+           "values": {"kind": kind, "checkup_date": date}})
+}
+
+async fn checkups_pay_up_to_their_yearly_cap(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, checkup("specific_health_checkup", "2026-04-01")).await;
+    assert_eq!(balance(&app, &s).await, 10);
+    upload(&app, &s.access, checkup("specific_health_checkup", "2026-06-01")).await;
+    assert_eq!(balance(&app, &s).await, 10, "one specific checkup a year");
+    upload(&app, &s.access, checkup("specific_health_checkup", "2025-05-01")).await;
+    assert_eq!(balance(&app, &s).await, 20, "another year");
+    upload(&app, &s.access, checkup("cancer_screening", "2026-04-02")).await;
+    assert_eq!(balance(&app, &s).await, 25);
+    upload(&app, &s.access, checkup("dental_checkup", "2026-04-03")).await;
+    assert_eq!(balance(&app, &s).await, 25, "no default rule for dental checkups");
+}
+
+async fn residents_65_and_over_earn_on_lower_step_tiers(app: TestApp) {
+    let r = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "hana@example.jp", "password": crate::common::PASSWORD, "birth_date": "1950-01-01", "sex": "female"}),
+        )
+        .await;
+    r.expect(201);
+    let s = Session {
+        user_id: r.body["user"]["id"].as_str().unwrap().to_owned(),
+        access: r.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: String::new(),
+    };
+    upload(&app, &s.access, steps("2026-11-20", 20, 1500)).await;
+    assert_eq!(balance(&app, &s).await, 1, "the 1,000-step tier from 65");
+    upload(&app, &s.access, steps("2026-11-21", 20, 8000)).await;
+    assert_eq!(balance(&app, &s).await, 6);
+    // The under-65 rule did not pay as well.
+    let entries = app.get("/v1/points/ledger", Some(&s.access)).await;
+    assert!(
+        entries.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["title"] == "Daily steps (65 and over)")
+    );
+}
+
+async fn the_programmes_daily_cap_limits_a_days_points(app: TestApp) {
+    diesel::update(programmes::table.find("osaka"))
+        .set(programmes::daily_cap.eq(Some(4)))
+        .execute(&mut app.db.conn())
+        .unwrap();
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, steps("2026-11-20", 20, 10000)).await;
+    assert_eq!(balance(&app, &s).await, 4, "five tiers crossed, four points allowed");
+    upload(&app, &s.access, weight("2026-11-20", 21, 60.0)).await;
+    assert_eq!(balance(&app, &s).await, 4, "the day is full");
+    upload(&app, &s.access, weight("2026-11-21", 7, 60.0)).await;
+    assert_eq!(balance(&app, &s).await, 5);
+}
+
+async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let bodies: Vec<Value> = (0..6)
+        .map(|i| {
+            let mut b = steps("2026-11-20", 20, 10000);
+            b["source"] = json!(format!("device-{}", i % 2));
+            b
+        })
+        .collect();
+    let results = futures_util::future::join_all(
+        bodies
+            .into_iter()
+            .map(|b| app.post("/v1/measurements", Some(&s.access), b)),
+    )
+    .await;
+    assert!(
+        results.iter().all(|r| matches!(r.status.as_u16(), 200 | 201)),
+        "{results:?}"
+    );
+    assert_eq!(
+        balance(&app, &s).await,
+        5,
+        "each tier once per day, whatever the source"
+    );
+}
+
+async fn a_batch_awards_each_day_in_the_same_transaction(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let items = vec![
+        steps("2026-11-18", 20, 4100),
+        steps("2026-11-19", 20, 2100),
+        weight("2026-11-19", 7, 60.0),
+        steps("2026-11-19", 21, 6100),
+    ];
+    let r = app
+        .post("/v1/measurements/batch", Some(&s.access), json!({ "items": items }))
+        .await;
+    r.expect(200);
+    assert_eq!(balance(&app, &s).await, 2 + 3 + 1);
+    // Replaying the whole batch pays nothing more.
+    app.post("/v1/measurements/batch", Some(&s.access), json!({ "items": items }))
+        .await
+        .expect(200);
+    assert_eq!(balance(&app, &s).await, 6);
+}
+
+async fn reward_rules_list_what_the_caller_can_earn(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let r = app.get("/v1/reward-rules", Some(&s.access)).await;
+    r.expect(200);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6, "the 65-and-over steps rule is not for a 46-year-old");
+    let steps = items.iter().find(|i| i["kind"] == "daily_steps").unwrap();
+    assert_eq!(steps["programme"], "osaka");
+    assert_eq!(steps["tiers"].as_array().unwrap().len(), 5);
+    assert_eq!(steps["tiers"][0], json!({"min_steps": 2000, "points": 1}));
+    let checkup = items
+        .iter()
+        .find(|i| i["checkup_kind"] == "specific_health_checkup")
+        .unwrap();
+    assert_eq!(checkup["points"], 10);
+    assert_eq!(checkup["max_per_year"], 1);
+}
+
+async fn the_ledger_is_paged_newest_first_and_scoped(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, steps("2026-11-20", 20, 10000)).await;
+    let p1 = app
+        .get("/v1/points/ledger?programme=osaka&limit=3", Some(&s.access))
+        .await;
+    p1.expect(200);
+    let items = p1.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["delta"], 1);
+    assert_eq!(items[0]["local_date"], "2026-11-20");
+    assert!(items[0]["measurement_id"].is_string());
+    let cursor = p1.body["next_cursor"].as_str().unwrap();
+    let p2 = app
+        .get(&format!("/v1/points/ledger?limit=3&cursor={cursor}"), Some(&s.access))
+        .await;
+    assert_eq!(p2.body["items"].as_array().unwrap().len(), 2);
+    assert!(p2.body["next_cursor"].is_null());
+    let ids: Vec<_> = items
+        .iter()
+        .chain(p2.body["items"].as_array().unwrap())
+        .map(|e| e["id"].clone())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|a, b| b.as_str().cmp(&a.as_str()));
+    assert_eq!(ids, sorted, "newest first");
+    app.get("/v1/points/ledger?programme=nowhere", Some(&s.access))
+        .await
+        .expect(404);
+    app.get("/v1/points/ledger?limit=0", Some(&s.access)).await.expect(422);
+    // Another resident sees none of it.
+    let other = app.register("hanako@example.jp").await;
+    let theirs = app.get("/v1/points/ledger", Some(&other.access)).await;
+    assert_eq!(theirs.body["items"], json!([]));
+    assert_eq!(balance(&app, &other).await, 0);
+    // An app token needs points:read.
+    let t = app
+        .post(
+            "/v1/me/app-tokens",
+            Some(&s.access),
+            json!({"name": "x", "scopes": ["measurements:read"]}),
+        )
+        .await;
+    app.get("/v1/points", Some(t.body["token"].as_str().unwrap()))
+        .await
+        .expect(403);
+}
