@@ -1,12 +1,13 @@
 //! Points routes: the resident's balances, ledger, and the rules they can earn by.
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::tokens::Scope;
-use crate::error::{AppError, AppResult, Problem};
+use crate::db::Id;
+use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
 use crate::http::paging::{PageQuery, Paged};
@@ -255,22 +256,208 @@ async fn get_rules(state: web::Data<AppState>, who: Principal) -> AppResult<web:
             Some(a) => r.min_age.is_none_or(|m| a >= m) && r.max_age.is_none_or(|m| a <= m),
             None => r.min_age.is_none() && r.max_age.is_none(),
         })
-        .map(|r| RuleView {
-            id: r.id.0,
-            programme: r.programme_id,
-            title: r.title,
-            kind: r.kind,
-            active_from: r.active_from,
-            active_to: r.active_to,
-            min_age: r.min_age,
-            max_age: r.max_age,
-            sensed_only: r.sensed_only,
-        })
+        .map(rule_view)
         .collect();
     Ok(web::Json(RulesView { items }))
 }
 
+fn rule_view(r: points::Rule) -> RuleView {
+    RuleView {
+        id: r.id.0,
+        programme: r.programme_id,
+        title: r.title,
+        kind: r.kind,
+        active_from: r.active_from,
+        active_to: r.active_to,
+        min_age: r.min_age,
+        max_age: r.max_age,
+        sensed_only: r.sensed_only,
+    }
+}
+
+/// A reward rule as an operator writes it: DESIGN.md's rule JSON without `id`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RuleInput {
+    /// Programme slug.
+    pub programme: String,
+    /// Title shown on ledger entries, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// `kind` and the kind's fields; unknown fields are refused.
+    #[serde(flatten)]
+    pub kind: RuleKind,
+    /// First local day it applies.
+    pub active_from: Option<NaiveDate>,
+    /// Last local day it applies.
+    pub active_to: Option<NaiveDate>,
+    /// Youngest age it applies to (0–120).
+    pub min_age: Option<i32>,
+    /// Oldest age it applies to (0–120).
+    pub max_age: Option<i32>,
+    /// Only device- or kiosk-measured data counts (default false).
+    pub sensed_only: Option<bool>,
+}
+
+fn check_rule(input: RuleInput, known: &[String]) -> AppResult<points::RuleDefinition> {
+    let mut errors = points::rules::validate(&input.kind);
+    let title = input.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > 100 {
+        errors.push(FieldError::new("title", "must be 1 to 100 characters"));
+    }
+    if !known.contains(&input.programme) {
+        errors.push(FieldError::new("programme", "no such programme"));
+    }
+    for (field, age) in [("min_age", input.min_age), ("max_age", input.max_age)] {
+        if age.is_some_and(|a| !(0..=120).contains(&a)) {
+            errors.push(FieldError::new(field, "must be between 0 and 120"));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (input.min_age, input.max_age)
+        && lo > hi
+    {
+        errors.push(FieldError::new("max_age", "must not be below min_age"));
+    }
+    if let (Some(from), Some(to)) = (input.active_from, input.active_to)
+        && from > to
+    {
+        errors.push(FieldError::new("active_to", "must not be before active_from"));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok(points::RuleDefinition {
+        programme_id: input.programme,
+        title,
+        kind: input.kind,
+        active_from: input.active_from,
+        active_to: input.active_to,
+        min_age: input.min_age,
+        max_age: input.max_age,
+        sensed_only: input.sensed_only.unwrap_or(false),
+    })
+}
+
+fn programme_ids(c: &mut crate::db::DbConn) -> AppResult<Vec<String>> {
+    Ok(points::programmes(c)?.into_iter().map(|p| p.id).collect())
+}
+
+/// Every rule in force, in every programme (operators only).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Rules in force", body = RulesView))
+)]
+#[get("/v1/admin/reward-rules")]
+async fn admin_list_rules(state: web::Data<AppState>, who: Principal) -> AppResult<web::Json<RulesView>> {
+    who.require_admin()?;
+    let rules = state
+        .db(|c| {
+            let ids = programme_ids(c)?;
+            Ok(points::active_rules(c, &ids)?)
+        })
+        .await?;
+    Ok(web::Json(RulesView {
+        items: rules.into_iter().map(rule_view).collect(),
+    }))
+}
+
+/// Creates a rule. Rules are data: a new rule pays from its first upload on.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = RuleInput,
+    responses(
+        (status = 201, description = "Created", body = RuleView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/v1/admin/reward-rules")]
+async fn admin_create_rule(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<RuleInput>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let input = body.into_inner();
+    let rule = state
+        .tx(move |c| {
+            let def = check_rule(input, &programme_ids(c)?)?;
+            let id = points::create_rule(c, &def)?;
+            points::find_rule(c, id)?.ok_or_else(|| AppError::internal("created rule not readable"))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(rule_view(rule)))
+}
+
+/// Changes a rule in place (same id): points already paid keep their amounts and titles, and no
+/// period is paid twice.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = RuleInput,
+    params(("id" = uuid::Uuid, Path, description = "Rule id")),
+    responses(
+        (status = 200, description = "Changed", body = RuleView),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such rule in force", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[put("/v1/admin/reward-rules/{id}")]
+async fn admin_replace_rule(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<RuleInput>,
+) -> AppResult<web::Json<RuleView>> {
+    who.require_admin()?;
+    let (id, input) = (Id(path.into_inner()), body.into_inner());
+    let rule = state
+        .tx(move |c| {
+            let def = check_rule(input, &programme_ids(c)?)?;
+            if !points::replace_rule(c, id, &def)? {
+                return Err(AppError::NotFound);
+            }
+            points::find_rule(c, id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(web::Json(rule_view(rule)))
+}
+
+/// Retires a rule: it stops paying; what it paid stays.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Rule id")),
+    responses(
+        (status = 204, description = "Retired"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such rule in force", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/v1/admin/reward-rules/{id}")]
+async fn admin_retire_rule(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    let retired = state.tx(move |c| Ok(points::retire_rule(c, id)?)).await?;
+    if retired {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 /// Registers the points routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(get_points).service(get_ledger).service(get_rules);
+    cfg.service(get_points)
+        .service(get_ledger)
+        .service(get_rules)
+        .service(admin_list_rules)
+        .service(admin_create_rule)
+        .service(admin_replace_rule)
+        .service(admin_retire_rule);
 }

@@ -383,3 +383,105 @@ pub fn ledger(
 pub fn age_today(birth_date: Option<NaiveDate>, today: NaiveDate) -> Option<i32> {
     age(birth_date, today)
 }
+
+/// A rule as an operator defines it.
+#[derive(Debug, Clone)]
+pub struct RuleDefinition {
+    /// Programme slug.
+    pub programme_id: String,
+    /// Title.
+    pub title: String,
+    /// What it pays for.
+    pub kind: RuleKind,
+    /// First local day it applies.
+    pub active_from: Option<NaiveDate>,
+    /// Last local day it applies.
+    pub active_to: Option<NaiveDate>,
+    /// Youngest age.
+    pub min_age: Option<i32>,
+    /// Oldest age.
+    pub max_age: Option<i32>,
+    /// Only sensed data counts.
+    pub sensed_only: bool,
+}
+
+fn split_kind(kind: &RuleKind) -> QueryResult<(String, Json)> {
+    let mut value = serde_json::to_value(kind).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let name = value
+        .as_object_mut()
+        .and_then(|o| o.remove("kind"))
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok((name, Json(value)))
+}
+
+/// Creates a rule; returns its id.
+pub fn create_rule(conn: &mut DbConn, def: &RuleDefinition) -> QueryResult<Id> {
+    let id = Id::new();
+    let (kind, params) = split_kind(&def.kind)?;
+    diesel::insert_into(reward_rules::table)
+        .values((
+            reward_rules::id.eq(id),
+            reward_rules::programme_id.eq(&def.programme_id),
+            reward_rules::kind.eq(kind),
+            reward_rules::title.eq(&def.title),
+            reward_rules::params.eq(params),
+            reward_rules::active_from.eq(def.active_from),
+            reward_rules::active_to.eq(def.active_to),
+            reward_rules::min_age.eq(def.min_age),
+            reward_rules::max_age.eq(def.max_age),
+            reward_rules::sensed_only.eq(def.sensed_only),
+            reward_rules::created_at.eq(Ts::now()),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Changes a rule in force, keeping its id: awards already paid keep their points and titles, and
+/// the award keys stay the same, so a change can never pay a period twice. False if there is no
+/// such rule in force.
+pub fn replace_rule(conn: &mut DbConn, id: Id, def: &RuleDefinition) -> QueryResult<bool> {
+    let (kind, params) = split_kind(&def.kind)?;
+    let n = diesel::update(
+        reward_rules::table
+            .filter(reward_rules::id.eq(id))
+            .filter(reward_rules::retired_at.is_null()),
+    )
+    .set((
+        reward_rules::programme_id.eq(&def.programme_id),
+        reward_rules::kind.eq(kind),
+        reward_rules::title.eq(&def.title),
+        reward_rules::params.eq(params),
+        reward_rules::active_from.eq(def.active_from),
+        reward_rules::active_to.eq(def.active_to),
+        reward_rules::min_age.eq(def.min_age),
+        reward_rules::max_age.eq(def.max_age),
+        reward_rules::sensed_only.eq(def.sensed_only),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Retires a rule (it stops paying; its ledger entries stay). False if there is none in force.
+pub fn retire_rule(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+    let n = diesel::update(
+        reward_rules::table
+            .filter(reward_rules::id.eq(id))
+            .filter(reward_rules::retired_at.is_null()),
+    )
+    .set(reward_rules::retired_at.eq(Some(Ts::now())))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// One rule in force, by id.
+pub fn find_rule(conn: &mut DbConn, id: Id) -> QueryResult<Option<Rule>> {
+    let programme: Option<String> = reward_rules::table
+        .filter(reward_rules::id.eq(id))
+        .filter(reward_rules::retired_at.is_null())
+        .select(reward_rules::programme_id)
+        .first(conn)
+        .optional()?;
+    let Some(programme) = programme else { return Ok(None) };
+    Ok(active_rules(conn, &[programme])?.into_iter().find(|r| r.id == id))
+}

@@ -152,11 +152,12 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>) -> Vec<Candidate> {
     match &rule.kind {
         RuleKind::DailySteps { tiers } if fact.kind == "steps" => {
             let count = fact.values.get("count").and_then(Value::as_i64).unwrap_or(0);
+            // The key names the tier by its threshold, not its position, so inserting a tier into a
+            // rule later does not make an already-paid tier look unpaid.
             tiers
                 .iter()
-                .enumerate()
-                .filter(|(_, t)| count >= t.min_steps && t.points > 0)
-                .map(|(i, t)| make(t.points, vec![format!("{r}:{}:tier{i}", fact.local_date)]))
+                .filter(|t| count >= t.min_steps && t.points > 0)
+                .map(|t| make(t.points, vec![format!("{r}:{}:steps{}", fact.local_date, t.min_steps)]))
                 .collect()
         }
         RuleKind::MeasurementLogged {
@@ -195,6 +196,87 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>) -> Vec<Candidate> {
         }
         _ => Vec::new(),
     }
+}
+
+/// Checks a rule's own fields; every problem is reported with the field it concerns.
+pub fn validate(kind: &RuleKind) -> Vec<crate::error::FieldError> {
+    use crate::error::FieldError;
+    use crate::measurements::catalogue;
+    let mut errors = Vec::new();
+    let points_ok = |p: i32| (1..=1000).contains(&p);
+    let type_ok = |t: &str| catalogue::find(t).is_some();
+    match kind {
+        RuleKind::DailySteps { tiers } => {
+            if tiers.is_empty() || tiers.len() > 20 {
+                errors.push(FieldError::new("tiers", "must hold 1 to 20 tiers"));
+            }
+            for (i, t) in tiers.iter().enumerate() {
+                if !(1..=100_000).contains(&t.min_steps) {
+                    errors.push(FieldError::new(
+                        format!("tiers[{i}].min_steps"),
+                        "must be between 1 and 100000",
+                    ));
+                }
+                if !points_ok(t.points) {
+                    errors.push(FieldError::new(
+                        format!("tiers[{i}].points"),
+                        "must be between 1 and 1000",
+                    ));
+                }
+                if i > 0 && tiers[i - 1].min_steps >= t.min_steps {
+                    errors.push(FieldError::new(
+                        format!("tiers[{i}].min_steps"),
+                        "tiers must be in increasing order",
+                    ));
+                }
+            }
+        }
+        RuleKind::MeasurementLogged {
+            measurement_type,
+            points,
+            max_per_day,
+        } => {
+            if !type_ok(measurement_type) {
+                errors.push(FieldError::new("measurement_type", "unknown measurement type"));
+            }
+            if !points_ok(*points) {
+                errors.push(FieldError::new("points", "must be between 1 and 1000"));
+            }
+            if !(1..=24).contains(max_per_day) {
+                errors.push(FieldError::new("max_per_day", "must be between 1 and 24"));
+            }
+        }
+        RuleKind::FirstMeasurement {
+            measurement_type,
+            points,
+        } => {
+            if !type_ok(measurement_type) {
+                errors.push(FieldError::new("measurement_type", "unknown measurement type"));
+            }
+            if !points_ok(*points) {
+                errors.push(FieldError::new("points", "must be between 1 and 1000"));
+            }
+        }
+        RuleKind::HealthCheckup {
+            checkup_kind,
+            points,
+            max_per_year,
+        } => {
+            if !["specific_health_checkup", "cancer_screening", "dental_checkup"].contains(&checkup_kind.as_str()) {
+                errors.push(FieldError::new(
+                    "checkup_kind",
+                    "must be specific_health_checkup, cancer_screening or dental_checkup",
+                ));
+            }
+            if !points_ok(*points) {
+                errors.push(FieldError::new("points", "must be between 1 and 1000"));
+            }
+            if !(1..=12).contains(max_per_year) {
+                errors.push(FieldError::new("max_per_year", "must be between 1 and 12"));
+            }
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
@@ -242,7 +324,7 @@ mod tests {
         let v = json!({"count": 6500}).as_object().cloned().unwrap();
         let c = candidates(&rule(tiers()), &fact("steps", &v));
         assert_eq!(c.len(), 3);
-        assert_eq!(c[2].keys, vec![format!("{}:2026-11-24:tier2", uuid::Uuid::nil())]);
+        assert_eq!(c[2].keys, vec![format!("{}:2026-11-24:steps6000", uuid::Uuid::nil())]);
         let none = json!({"count": 1999}).as_object().cloned().unwrap();
         assert!(candidates(&rule(tiers()), &fact("steps", &none)).is_empty());
         let at = json!({"count": 2000}).as_object().cloned().unwrap();
@@ -300,6 +382,38 @@ mod tests {
             max_per_year: 1,
         });
         assert!(candidates(&other, &fact("health_checkup", &v)).is_empty());
+    }
+
+    #[test]
+    fn rule_fields_are_validated_and_named() {
+        let fields = |k: RuleKind| validate(&k).into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert!(fields(tiers()).is_empty());
+        let bad = RuleKind::DailySteps {
+            tiers: vec![
+                Tier {
+                    min_steps: 4000,
+                    points: 1,
+                },
+                Tier {
+                    min_steps: 2000,
+                    points: 0,
+                },
+            ],
+        };
+        assert_eq!(fields(bad), vec!["tiers[1].points", "tiers[1].min_steps"]);
+        assert_eq!(fields(RuleKind::DailySteps { tiers: vec![] }), vec!["tiers"]);
+        let logged = RuleKind::MeasurementLogged {
+            measurement_type: "mood".into(),
+            points: 0,
+            max_per_day: 0,
+        };
+        assert_eq!(fields(logged), vec!["measurement_type", "points", "max_per_day"]);
+        let checkup = RuleKind::HealthCheckup {
+            checkup_kind: "spa".into(),
+            points: 5,
+            max_per_year: 13,
+        };
+        assert_eq!(fields(checkup), vec!["checkup_kind", "max_per_year"]);
     }
 
     #[test]

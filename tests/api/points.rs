@@ -21,7 +21,25 @@ both_backends!(
     a_batch_awards_each_day_in_the_same_transaction,
     reward_rules_list_what_the_caller_can_earn,
     the_ledger_is_paged_newest_first_and_scoped,
+    an_operator_adds_a_rule_that_pays_from_the_next_upload,
+    changing_a_rule_in_place_never_pays_a_day_twice,
+    retiring_a_rule_stops_it_paying_and_keeps_what_it_paid,
+    rule_definitions_are_validated_field_by_field,
 );
+
+const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
+const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
+
+async fn admin(app: &TestApp) -> String {
+    use karada::db::schema::users;
+    let s = app.register("ops@example.jp").await;
+    let id = karada::db::Id(s.user_id.parse().unwrap());
+    diesel::update(users::table.find(id))
+        .set(users::role.eq("admin"))
+        .execute(&mut app.db.conn())
+        .unwrap();
+    s.access
+}
 
 async fn upload(app: &TestApp, token: &str, body: Value) -> u16 {
     app.post("/v1/measurements", Some(token), body).await.status.as_u16()
@@ -316,4 +334,162 @@ async fn the_ledger_is_paged_newest_first_and_scoped(app: TestApp) {
     app.get("/v1/points", Some(t.body["token"].as_str().unwrap()))
         .await
         .expect(403);
+}
+
+async fn an_operator_adds_a_rule_that_pays_from_the_next_upload(app: TestApp) {
+    let ops = admin(&app).await;
+    let r = app
+        .post(
+            "/v1/admin/reward-rules",
+            Some(&ops),
+            json!({"programme": "osaka", "kind": "measurement_logged", "title": "Heart rate logged",
+                   "measurement_type": "heart_rate", "points": 2, "max_per_day": 2}),
+        )
+        .await;
+    r.expect(201);
+    assert_eq!(r.body["kind"], "measurement_logged");
+    assert_eq!(r.body["max_per_day"], 2);
+    assert_eq!(r.body["sensed_only"], false);
+    let listed = app.get("/v1/admin/reward-rules", Some(&ops)).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 8);
+    let s = app.register("taro@example.jp").await;
+    for h in [7, 8, 9] {
+        let body = json!({"type": "heart_rate", "effective_at": format!("2026-11-20T{h:02}:00:00+09:00"), "values": {"bpm": 70}});
+        upload(&app, &s.access, body).await;
+    }
+    assert_eq!(balance(&app, &s).await, 4, "2 points, twice a day");
+    // Residents cannot manage rules.
+    app.get("/v1/admin/reward-rules", Some(&s.access)).await.expect(403);
+}
+
+async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
+    let ops = admin(&app).await;
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, steps("2026-11-20", 12, 6500)).await;
+    assert_eq!(balance(&app, &s).await, 3);
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/v1/admin/reward-rules/{STEPS_RULE}"),
+            Some(&ops),
+            Some(
+                json!({"programme": "osaka", "kind": "daily_steps", "title": "Daily steps, new tiers", "max_age": 64,
+                        "tiers": [{"min_steps": 2000, "points": 1}, {"min_steps": 3000, "points": 1},
+                                  {"min_steps": 4000, "points": 1}, {"min_steps": 6000, "points": 2}]}),
+            ),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["id"], STEPS_RULE);
+    upload(&app, &s.access, steps("2026-11-20", 20, 6600)).await;
+    assert_eq!(
+        balance(&app, &s).await,
+        4,
+        "only the new 3,000 tier pays; 2,000/4,000/6,000 were paid that day"
+    );
+    let ledger = app.get("/v1/points/ledger", Some(&s.access)).await;
+    let titles: Vec<_> = ledger.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        titles.iter().filter(|t| *t == "Daily steps").count(),
+        3,
+        "paid entries keep their title"
+    );
+    upload(&app, &s.access, steps("2026-11-21", 20, 6600)).await;
+    assert_eq!(balance(&app, &s).await, 4 + 5, "the new tiers on a new day");
+    app.call(Method::PUT, &format!("/v1/admin/reward-rules/{}", uuid::Uuid::now_v7()), Some(&ops),
+        Some(json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "measurement_type": "gait", "points": 1})))
+        .await
+        .expect(404);
+}
+
+async fn retiring_a_rule_stops_it_paying_and_keeps_what_it_paid(app: TestApp) {
+    let ops = admin(&app).await;
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, weight("2026-11-20", 7, 60.0)).await;
+    assert_eq!(balance(&app, &s).await, 1);
+    app.call(
+        Method::DELETE,
+        &format!("/v1/admin/reward-rules/{WEIGHT_RULE}"),
+        Some(&ops),
+        None,
+    )
+    .await
+    .expect(204);
+    app.call(
+        Method::DELETE,
+        &format!("/v1/admin/reward-rules/{WEIGHT_RULE}"),
+        Some(&ops),
+        None,
+    )
+    .await
+    .expect(404);
+    upload(&app, &s.access, weight("2026-11-21", 7, 60.0)).await;
+    assert_eq!(balance(&app, &s).await, 1);
+    let rules = app.get("/v1/reward-rules", Some(&s.access)).await;
+    assert!(
+        rules.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != WEIGHT_RULE)
+    );
+}
+
+async fn rule_definitions_are_validated_field_by_field(app: TestApp) {
+    let ops = admin(&app).await;
+    let post = |body: Value| app.post("/v1/admin/reward-rules", Some(&ops), body);
+    let r = post(json!({"programme": "nowhere", "kind": "daily_steps", "title": "",
+                        "tiers": [{"min_steps": 5000, "points": 1}, {"min_steps": 4000, "points": 0}],
+                        "min_age": 70, "max_age": 60, "active_from": "2026-12-01", "active_to": "2026-11-01"}))
+    .await;
+    r.expect(422);
+    let mut f = r.error_fields();
+    f.sort();
+    assert_eq!(
+        f,
+        vec![
+            "active_to",
+            "max_age",
+            "programme",
+            "tiers[1].min_steps",
+            "tiers[1].points",
+            "title"
+        ]
+    );
+    let r = post(
+        json!({"programme": "osaka", "kind": "health_checkup", "title": "x", "checkup_kind": "spa",
+                        "points": 0, "max_per_year": 50}),
+    )
+    .await;
+    r.expect(422);
+    let mut f = r.error_fields();
+    f.sort();
+    assert_eq!(f, vec!["checkup_kind", "max_per_year", "points"]);
+    let r = post(
+        json!({"programme": "osaka", "kind": "measurement_logged", "title": "x", "measurement_type": "mood",
+                        "points": 1, "max_per_day": 0}),
+    )
+    .await;
+    r.expect(422);
+    assert_eq!(r.error_fields().len(), 2);
+    // Not even the right shape: an unknown kind, a missing field, an unknown field.
+    post(json!({"programme": "osaka", "kind": "teleport", "title": "x"}))
+        .await
+        .expect(400);
+    post(json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "points": 1}))
+        .await
+        .expect(400);
+    post(
+        json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "measurement_type": "gait",
+                "points": 1, "bonus": 2}),
+    )
+    .await
+    .expect(400);
+    let listed = app.get("/v1/admin/reward-rules", Some(&ops)).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 7, "nothing was created");
 }
