@@ -9,5 +9,6 @@ mod errors;
 mod measurements;
 mod operations;
 mod points;
+mod points_properties;
 mod schema;
 mod tokens;

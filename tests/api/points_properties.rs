@@ -1,0 +1,189 @@
+//! Property tests of the points ledger: random sequences of uploads, re-uploads, retries, deletions
+//! and whole replays, on both backends, never break the ledger's invariants.
+
+use std::collections::HashMap;
+
+use actix_web::http::Method;
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use karada::db::Id;
+use karada::db::schema::{points_balances, points_ledger, programmes};
+use karada::http::throttle::Throttle;
+
+use crate::common::{Backend, TestApp, TestDb};
+
+const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
+
+#[derive(Debug, Clone)]
+enum Op {
+    Steps {
+        day: u32,
+        hour: u32,
+        count: i64,
+        source: u8,
+    },
+    Weight {
+        day: u32,
+        hour: u32,
+    },
+    /// Send an earlier body again (a client retry).
+    Retry(usize),
+    /// Delete the measurement an earlier upload stored.
+    Delete(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u32..3, 0u32..24, 0i64..14_000, 0u8..2).prop_map(|(day, hour, count, source)| Op::Steps { day, hour, count, source }),
+        2 => (0u32..3, 0u32..24).prop_map(|(day, hour)| Op::Weight { day, hour }),
+        1 => (0usize..20).prop_map(Op::Retry),
+        1 => (0usize..20).prop_map(Op::Delete),
+    ]
+}
+
+fn body(op: &Op, n: usize) -> Option<Value> {
+    match op {
+        Op::Steps {
+            day,
+            hour,
+            count,
+            source,
+        } => Some(json!({
+            "type": "steps", "effective_at": format!("2026-11-{:02}T{hour:02}:00:00+09:00", 20 + day),
+            "values": {"count": count}, "source": format!("device-{source}"), "client_ref": format!("op-{n}")})),
+        Op::Weight { day, hour } => Some(json!({
+            "type": "body_weight", "effective_at": format!("2026-11-{:02}T{hour:02}:30:00+09:00", 20 + day),
+            "values": {"kg": 60.5}, "client_ref": format!("op-{n}")})),
+        _ => None,
+    }
+}
+
+/// Runs the operations, then the whole sequence of bodies once more, and checks the invariants.
+async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
+    let db = TestDb::new(backend);
+    diesel::update(programmes::table.find("osaka"))
+        .set(programmes::daily_cap.eq(cap))
+        .execute(&mut db.conn())
+        .unwrap();
+    let app = TestApp::on(db, Throttle::new(5, 30)).await;
+    let s = app.register("prop@example.jp").await;
+    let mut sent: Vec<Value> = Vec::new();
+    let mut stored: Vec<String> = Vec::new();
+    let mut max_steps: HashMap<u32, i64> = HashMap::new();
+    for (n, op) in ops.iter().enumerate() {
+        match op {
+            Op::Retry(i) if !sent.is_empty() => {
+                let b = sent[i % sent.len()].clone();
+                let r = app.post("/v1/measurements", Some(&s.access), b).await;
+                assert!(matches!(r.status.as_u16(), 200 | 201), "{r:?}");
+            }
+            Op::Delete(i) if !stored.is_empty() => {
+                let id = stored[i % stored.len()].clone();
+                let r = app
+                    .call(Method::DELETE, &format!("/v1/measurements/{id}"), Some(&s.access), None)
+                    .await;
+                assert!(matches!(r.status.as_u16(), 204 | 404));
+            }
+            Op::Retry(_) | Op::Delete(_) => {}
+            _ => {
+                let b = body(op, n).unwrap();
+                if let Op::Steps { day, count, .. } = op {
+                    let m = max_steps.entry(*day).or_default();
+                    *m = (*m).max(*count);
+                }
+                let r = app.post("/v1/measurements", Some(&s.access), b.clone()).await;
+                assert!(matches!(r.status.as_u16(), 200 | 201), "{r:?}");
+                stored.push(r.body["id"].as_str().unwrap().to_owned());
+                sent.push(b);
+            }
+        }
+    }
+    let before = ledger(&app, &s.user_id);
+    // A replay of every upload pays nothing more.
+    if !sent.is_empty() {
+        let r = app
+            .post("/v1/measurements/batch", Some(&s.access), json!({ "items": sent }))
+            .await;
+        r.expect(200);
+    }
+    let after = ledger(&app, &s.user_id);
+    assert_eq!(before.len(), after.len(), "a replay paid again");
+
+    let user = Id(s.user_id.parse().unwrap());
+    let mut conn = app.db.conn();
+    let balance: Option<i32> = points_balances::table
+        .filter(points_balances::user_id.eq(user))
+        .select(points_balances::balance)
+        .first(&mut conn)
+        .optional()
+        .unwrap();
+    let sum: i32 = after.iter().map(|e| e.1).sum();
+    assert_eq!(balance.unwrap_or(0), sum, "balance differs from the ledger sum");
+
+    let mut per_day: HashMap<NaiveDate, i32> = HashMap::new();
+    let mut weight_awards: HashMap<NaiveDate, usize> = HashMap::new();
+    let mut tier_awards: HashMap<NaiveDate, usize> = HashMap::new();
+    for (rule, delta, date) in &after {
+        *per_day.entry(*date).or_default() += delta;
+        if rule == STEPS_RULE {
+            *tier_awards.entry(*date).or_default() += 1;
+        } else if rule.ends_with("0003") {
+            *weight_awards.entry(*date).or_default() += 1;
+        }
+    }
+    for (date, total) in &per_day {
+        if let Some(cap) = cap {
+            assert!(*total <= cap, "{date}: {total} points over the cap of {cap}");
+        }
+    }
+    for (date, n) in &weight_awards {
+        assert!(*n <= 1, "{date}: weighing paid {n} times");
+    }
+    for (date, n) in &tier_awards {
+        let day = date
+            .signed_duration_since(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
+            .num_days() as u32;
+        let crossed = [2000, 4000, 6000, 8000, 10000]
+            .iter()
+            .filter(|t| max_steps.get(&day).is_some_and(|m| m >= *t))
+            .count();
+        assert!(
+            *n <= crossed,
+            "{date}: {n} tier awards but only {crossed} tiers ever crossed"
+        );
+    }
+}
+
+/// (rule id, delta, local date) of every ledger entry of the resident.
+fn ledger(app: &TestApp, user_id: &str) -> Vec<(String, i32, NaiveDate)> {
+    let user = Id(user_id.parse().unwrap());
+    points_ledger::table
+        .filter(points_ledger::user_id.eq(user))
+        .select((points_ledger::rule_id, points_ledger::delta, points_ledger::local_date))
+        .load::<(Option<Id>, i32, NaiveDate)>(&mut app.db.conn())
+        .unwrap()
+        .into_iter()
+        .map(|(r, d, date)| (r.map(|r| r.0.to_string()).unwrap_or_default(), d, date))
+        .collect()
+}
+
+fn check(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
+    actix_web::rt::System::new().block_on(run(backend, ops, cap));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ledger_invariants_hold_on_sqlite(ops in prop::collection::vec(op(), 1..14), cap in prop::option::of(1i32..6)) {
+        check(Backend::Sqlite, ops, cap);
+    }
+
+    #[test]
+    fn ledger_invariants_hold_on_postgres(ops in prop::collection::vec(op(), 1..14), cap in prop::option::of(1i32..6)) {
+        check(Backend::Postgres, ops, cap);
+    }
+}
