@@ -251,11 +251,7 @@ async fn get_rules(state: web::Data<AppState>, who: Principal) -> AppResult<web:
         .await?;
     let items = rules
         .into_iter()
-        .filter(|r| r.active_to.is_none_or(|d| d >= today))
-        .filter(|r| match age {
-            Some(a) => r.min_age.is_none_or(|m| a >= m) && r.max_age.is_none_or(|m| a <= m),
-            None => r.min_age.is_none() && r.max_age.is_none(),
-        })
+        .filter(|r| r.offered_to(age, today))
         .map(rule_view)
         .collect();
     Ok(web::Json(RulesView { items }))
@@ -298,7 +294,7 @@ pub struct RuleInput {
     pub sensed_only: Option<bool>,
 }
 
-fn check_rule(input: RuleInput, known: &[String]) -> AppResult<points::RuleDefinition> {
+fn check_rule(id: Id, input: RuleInput, known: &[String]) -> AppResult<points::Rule> {
     let mut errors = points::rules::validate(&input.kind);
     let title = input.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 100 {
@@ -325,7 +321,8 @@ fn check_rule(input: RuleInput, known: &[String]) -> AppResult<points::RuleDefin
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    Ok(points::RuleDefinition {
+    Ok(points::Rule {
+        id,
         programme_id: input.programme,
         title,
         kind: input.kind,
@@ -381,9 +378,9 @@ async fn admin_create_rule(
     let input = body.into_inner();
     let rule = state
         .tx(move |c| {
-            let def = check_rule(input, &programme_ids(c)?)?;
-            let id = points::create_rule(c, &def)?;
-            points::find_rule(c, id)?.ok_or_else(|| AppError::internal("created rule not readable"))
+            let rule = check_rule(Id::new(), input, &programme_ids(c)?)?;
+            points::create_rule(c, &rule)?;
+            points::find_rule(c, rule.id)?.ok_or_else(|| AppError::internal("created rule not readable"))
         })
         .await?;
     Ok(HttpResponse::Created().json(rule_view(rule)))
@@ -414,8 +411,8 @@ async fn admin_replace_rule(
     let (id, input) = (Id(path.into_inner()), body.into_inner());
     let rule = state
         .tx(move |c| {
-            let def = check_rule(input, &programme_ids(c)?)?;
-            if !points::replace_rule(c, id, &def)? {
+            let rule = check_rule(id, input, &programme_ids(c)?)?;
+            if !points::replace_rule(c, &rule)? {
                 return Err(AppError::NotFound);
             }
             points::find_rule(c, id)?.ok_or(AppError::NotFound)

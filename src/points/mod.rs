@@ -45,11 +45,7 @@ impl Programme {
     /// Whether a resident of this age may earn in the programme. Membership-based programmes need
     /// organisations, which do not exist yet: nobody is eligible for them so far.
     pub fn admits(&self, age: Option<i32>) -> bool {
-        let by_age = match age {
-            Some(a) => self.min_age.is_none_or(|m| a >= m) && self.max_age.is_none_or(|m| a <= m),
-            None => self.min_age.is_none() && self.max_age.is_none(),
-        };
-        self.eligibility == "everyone" && by_age
+        self.eligibility == "everyone" && rules::age_in_range(self.min_age, self.max_age, age)
     }
 }
 
@@ -384,27 +380,6 @@ pub fn age_today(birth_date: Option<NaiveDate>, today: NaiveDate) -> Option<i32>
     age(birth_date, today)
 }
 
-/// A rule as an operator defines it.
-#[derive(Debug, Clone)]
-pub struct RuleDefinition {
-    /// Programme slug.
-    pub programme_id: String,
-    /// Title.
-    pub title: String,
-    /// What it pays for.
-    pub kind: RuleKind,
-    /// First local day it applies.
-    pub active_from: Option<NaiveDate>,
-    /// Last local day it applies.
-    pub active_to: Option<NaiveDate>,
-    /// Youngest age.
-    pub min_age: Option<i32>,
-    /// Oldest age.
-    pub max_age: Option<i32>,
-    /// Only sensed data counts.
-    pub sensed_only: bool,
-}
-
 fn split_kind(kind: &RuleKind) -> QueryResult<(String, Json)> {
     let mut value = serde_json::to_value(kind).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let name = value
@@ -415,48 +390,47 @@ fn split_kind(kind: &RuleKind) -> QueryResult<(String, Json)> {
     Ok((name, Json(value)))
 }
 
-/// Creates a rule; returns its id.
-pub fn create_rule(conn: &mut DbConn, def: &RuleDefinition) -> QueryResult<Id> {
-    let id = Id::new();
-    let (kind, params) = split_kind(&def.kind)?;
+/// Creates a rule with `rule.id`.
+pub fn create_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<()> {
+    let (kind, params) = split_kind(&rule.kind)?;
     diesel::insert_into(reward_rules::table)
         .values((
-            reward_rules::id.eq(id),
-            reward_rules::programme_id.eq(&def.programme_id),
+            reward_rules::id.eq(rule.id),
+            reward_rules::programme_id.eq(&rule.programme_id),
             reward_rules::kind.eq(kind),
-            reward_rules::title.eq(&def.title),
+            reward_rules::title.eq(&rule.title),
             reward_rules::params.eq(params),
-            reward_rules::active_from.eq(def.active_from),
-            reward_rules::active_to.eq(def.active_to),
-            reward_rules::min_age.eq(def.min_age),
-            reward_rules::max_age.eq(def.max_age),
-            reward_rules::sensed_only.eq(def.sensed_only),
+            reward_rules::active_from.eq(rule.active_from),
+            reward_rules::active_to.eq(rule.active_to),
+            reward_rules::min_age.eq(rule.min_age),
+            reward_rules::max_age.eq(rule.max_age),
+            reward_rules::sensed_only.eq(rule.sensed_only),
             reward_rules::created_at.eq(Ts::now()),
         ))
-        .execute(conn)?;
-    Ok(id)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Changes a rule in force, keeping its id: awards already paid keep their points and titles, and
 /// the award keys stay the same, so a change can never pay a period twice. False if there is no
 /// such rule in force.
-pub fn replace_rule(conn: &mut DbConn, id: Id, def: &RuleDefinition) -> QueryResult<bool> {
-    let (kind, params) = split_kind(&def.kind)?;
+pub fn replace_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<bool> {
+    let (kind, params) = split_kind(&rule.kind)?;
     let n = diesel::update(
         reward_rules::table
-            .filter(reward_rules::id.eq(id))
+            .filter(reward_rules::id.eq(rule.id))
             .filter(reward_rules::retired_at.is_null()),
     )
     .set((
-        reward_rules::programme_id.eq(&def.programme_id),
+        reward_rules::programme_id.eq(&rule.programme_id),
         reward_rules::kind.eq(kind),
-        reward_rules::title.eq(&def.title),
+        reward_rules::title.eq(&rule.title),
         reward_rules::params.eq(params),
-        reward_rules::active_from.eq(def.active_from),
-        reward_rules::active_to.eq(def.active_to),
-        reward_rules::min_age.eq(def.min_age),
-        reward_rules::max_age.eq(def.max_age),
-        reward_rules::sensed_only.eq(def.sensed_only),
+        reward_rules::active_from.eq(rule.active_from),
+        reward_rules::active_to.eq(rule.active_to),
+        reward_rules::min_age.eq(rule.min_age),
+        reward_rules::max_age.eq(rule.max_age),
+        reward_rules::sensed_only.eq(rule.sensed_only),
     ))
     .execute(conn)?;
     Ok(n == 1)

@@ -123,15 +123,25 @@ pub struct Candidate {
     pub keys: Vec<String>,
 }
 
+/// Whether `age` lies in the inclusive range; without a known age, only an unbounded range admits.
+pub fn age_in_range(min: Option<i32>, max: Option<i32>, age: Option<i32>) -> bool {
+    match age {
+        Some(a) => min.is_none_or(|m| a >= m) && max.is_none_or(|m| a <= m),
+        None => min.is_none() && max.is_none(),
+    }
+}
+
+impl Rule {
+    /// Whether the rule can still pay someone of this age on or after `today` (what an app shows).
+    pub fn offered_to(&self, age: Option<i32>, today: NaiveDate) -> bool {
+        self.active_to.is_none_or(|d| d >= today) && age_in_range(self.min_age, self.max_age, age)
+    }
+}
+
 fn applies(rule: &Rule, fact: &Fact<'_>) -> bool {
     let in_window =
         rule.active_from.is_none_or(|d| fact.local_date >= d) && rule.active_to.is_none_or(|d| fact.local_date <= d);
-    let in_age = match fact.age {
-        Some(age) => rule.min_age.is_none_or(|m| age >= m) && rule.max_age.is_none_or(|m| age <= m),
-        // Without a date of birth, only rules without an age range apply.
-        None => rule.min_age.is_none() && rule.max_age.is_none(),
-    };
-    in_window && in_age && (!rule.sensed_only || fact.sensed)
+    in_window && age_in_range(rule.min_age, rule.max_age, fact.age) && (!rule.sensed_only || fact.sensed)
 }
 
 /// The awards `fact` could earn under `rule`.
