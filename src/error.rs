@@ -53,6 +53,15 @@ pub enum AppError {
     /// 409: conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 409 with its own problem type, so clients can tell e.g. `insufficient-points` from
+    /// `lottery-closed` without parsing the detail.
+    #[error("{slug}: {detail}")]
+    StateConflict {
+        /// Problem type slug.
+        slug: &'static str,
+        /// Explanation safe to show.
+        detail: String,
+    },
     /// 413: the body exceeds the limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -95,6 +104,7 @@ impl AppError {
             AppError::NotFound => ("not-found", "Not found"),
             AppError::NoRoute => ("no-route", "No such route"),
             AppError::Conflict(_) => ("conflict", "Conflict"),
+            AppError::StateConflict { slug, .. } => (slug, "Conflict"),
             AppError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
             AppError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             AppError::Validation(_) => ("validation", "Validation failed"),
@@ -106,7 +116,7 @@ impl AppError {
 
     fn detail(&self) -> String {
         match self {
-            AppError::BadRequest(d) | AppError::Conflict(d) => d.clone(),
+            AppError::BadRequest(d) | AppError::Conflict(d) | AppError::StateConflict { detail: d, .. } => d.clone(),
             AppError::Forbidden(d) => (*d).to_owned(),
             AppError::Unauthorized => "missing, invalid, expired or revoked credentials".to_owned(),
             AppError::NotFound => "the resource does not exist".to_owned(),
@@ -166,7 +176,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::StateConflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

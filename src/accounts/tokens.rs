@@ -492,7 +492,8 @@ pub fn normalize_pairing_code(raw: &str) -> String {
         .collect()
 }
 
-fn random_pairing_code() -> String {
+/// Eight symbols from an alphabet without look-alikes (I, L, O, U): pairing and event codes.
+pub fn random_code() -> String {
     let mut buf = [0u8; 8];
     rand::fill(&mut buf);
     // 32 divides 256, so taking the low five bits keeps every symbol equally likely.
@@ -504,7 +505,7 @@ fn random_pairing_code() -> String {
 /// Creates a pairing code for the resident; returns the code (shown once) and its expiry.
 pub fn create_pairing_code(conn: &mut DbConn, user_id: Id) -> QueryResult<(String, Ts)> {
     let now = Ts::now();
-    let code = random_pairing_code();
+    let code = random_code();
     let expires_at = now.plus(PAIRING_TTL);
     diesel::insert_into(pairing_codes::table)
         .values((
@@ -565,7 +566,7 @@ mod tests {
     #[test]
     fn pairing_codes_use_the_unambiguous_alphabet() {
         for _ in 0..100 {
-            let c = random_pairing_code();
+            let c = random_code();
             assert_eq!(c.len(), 8);
             assert!(c.bytes().all(|b| PAIRING_ALPHABET.contains(&b)));
         }

@@ -175,5 +175,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    lotteries (id) {
+        id -> SqlUuid,
+        programme_id -> Text,
+        title -> Text,
+        prize -> Text,
+        cost_per_entry -> Integer,
+        winners -> Integer,
+        closes_at -> SqlTs,
+        closed_at -> Nullable<SqlTs>,
+        seed -> Nullable<Text>,
+        drawn_at -> Nullable<SqlTs>,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    lottery_entries (id) {
+        id -> SqlUuid,
+        lottery_id -> SqlUuid,
+        user_id -> SqlUuid,
+        tickets -> Integer,
+        points_spent -> Integer,
+        ledger_entry_id -> SqlUuid,
+        client_ref -> Nullable<Text>,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    lottery_winners (lottery_id, rank) {
+        lottery_id -> SqlUuid,
+        rank -> Integer,
+        user_id -> SqlUuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    events (id) {
+        id -> SqlUuid,
+        programme_id -> Text,
+        title -> Text,
+        points -> Integer,
+        code -> Text,
+        starts_at -> SqlTs,
+        ends_at -> SqlTs,
+        created_at -> SqlTs,
+    }
+}
+
 diesel::joinable!(reward_rules -> programmes (programme_id));
-diesel::allow_tables_to_appear_in_same_query!(programmes, reward_rules, points_ledger, points_balances, users);
+diesel::joinable!(lottery_entries -> lotteries (lottery_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    programmes,
+    reward_rules,
+    points_ledger,
+    points_balances,
+    users,
+    lotteries,
+    lottery_entries,
+    lottery_winners,
+    events
+);

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod events;
+pub mod lotteries;
 pub mod measurements;
 pub mod ops;
 pub mod paging;
@@ -108,6 +110,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     accounts::routes(cfg);
     measurements::routes(cfg);
     points::routes(cfg);
+    lotteries::routes(cfg);
+    events::routes(cfg);
 }
 
 #[derive(OpenApi)]

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::tokens::Scope;
 use crate::db::Id;
-use crate::error::{AppError, AppResult, FieldError, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
 use crate::http::paging::{PageQuery, Paged};
@@ -57,7 +57,8 @@ pub struct PointsView {
     pub items: Vec<ProgrammePoints>,
 }
 
-fn today_and_age(who: &Principal) -> (NaiveDate, Option<i32>) {
+/// The caller's local day (in their timezone) and age on it.
+pub(crate) fn today_and_age(who: &Principal) -> (NaiveDate, Option<i32>) {
     let tz: chrono_tz::Tz = who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
     let today = Utc::now().with_timezone(&tz).date_naive();
     (today, points::age_today(who.user.birth_date, today))
@@ -294,44 +295,27 @@ pub struct RuleInput {
     pub sensed_only: Option<bool>,
 }
 
-fn check_rule(id: Id, input: RuleInput, known: &[String]) -> AppResult<points::Rule> {
-    let mut errors = points::rules::validate(&input.kind);
-    let title = input.title.trim().to_owned();
-    if title.is_empty() || title.chars().count() > 100 {
-        errors.push(FieldError::new("title", "must be 1 to 100 characters"));
-    }
-    if !known.contains(&input.programme) {
-        errors.push(FieldError::new("programme", "no such programme"));
-    }
-    for (field, age) in [("min_age", input.min_age), ("max_age", input.max_age)] {
-        if age.is_some_and(|a| !(0..=120).contains(&a)) {
-            errors.push(FieldError::new(field, "must be between 0 and 120"));
-        }
-    }
-    if let (Some(lo), Some(hi)) = (input.min_age, input.max_age)
-        && lo > hi
-    {
-        errors.push(FieldError::new("max_age", "must not be below min_age"));
-    }
-    if let (Some(from), Some(to)) = (input.active_from, input.active_to)
-        && from > to
-    {
-        errors.push(FieldError::new("active_to", "must not be before active_from"));
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    Ok(points::Rule {
+/// The rule an operator wrote, checked against the programmes and the rules in force.
+fn check_rule(c: &mut crate::db::DbConn, id: Id, input: RuleInput) -> AppResult<points::Rule> {
+    let rule = points::Rule {
         id,
         programme_id: input.programme,
-        title,
+        title: input.title.trim().to_owned(),
         kind: input.kind,
         active_from: input.active_from,
         active_to: input.active_to,
         min_age: input.min_age,
         max_age: input.max_age,
         sensed_only: input.sensed_only.unwrap_or(false),
-    })
+    };
+    let programmes = programme_ids(c)?;
+    let in_force = points::active_rules(c, &programmes)?;
+    let errors = points::rules::validate_rule(&rule, &programmes, &in_force);
+    if errors.is_empty() {
+        Ok(rule)
+    } else {
+        Err(AppError::Validation(errors))
+    }
 }
 
 fn programme_ids(c: &mut crate::db::DbConn) -> AppResult<Vec<String>> {
@@ -378,7 +362,7 @@ async fn admin_create_rule(
     let input = body.into_inner();
     let rule = state
         .tx(move |c| {
-            let rule = check_rule(Id::new(), input, &programme_ids(c)?)?;
+            let rule = check_rule(c, Id::new(), input)?;
             points::create_rule(c, &rule)?;
             points::find_rule(c, rule.id)?.ok_or_else(|| AppError::internal("created rule not readable"))
         })
@@ -411,7 +395,7 @@ async fn admin_replace_rule(
     let (id, input) = (Id(path.into_inner()), body.into_inner());
     let rule = state
         .tx(move |c| {
-            let rule = check_rule(id, input, &programme_ids(c)?)?;
+            let rule = check_rule(c, id, input)?;
             if !points::replace_rule(c, &rule)? {
                 return Err(AppError::NotFound);
             }
@@ -448,6 +432,166 @@ async fn admin_retire_rule(
     }
 }
 
+/// A programme as operators see and write it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeAdmin {
+    /// Slug: 2–40 lower-case letters, digits and dashes, starting with a letter.
+    #[schema(min_length = 2, max_length = 40)]
+    pub id: String,
+    /// Title, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// Who pays for the points, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub sponsor: String,
+    /// `everyone` (default). `organization_members` is refused until organisations exist.
+    #[serde(default = "everyone")]
+    pub eligibility: String,
+    /// Youngest eligible age (0–120).
+    #[serde(default)]
+    pub min_age: Option<i32>,
+    /// Oldest eligible age (0–120).
+    #[serde(default)]
+    pub max_age: Option<i32>,
+    /// Most points per resident per local day (1–100000); null: no cap.
+    #[serde(default)]
+    pub daily_cap: Option<i32>,
+}
+
+fn everyone() -> String {
+    "everyone".to_owned()
+}
+
+impl ProgrammeAdmin {
+    fn into_programme(self, created_at: crate::db::Ts) -> AppResult<Programme> {
+        let p = Programme {
+            id: self.id,
+            title: self.title.trim().to_owned(),
+            sponsor: self.sponsor.trim().to_owned(),
+            eligibility: self.eligibility,
+            min_age: self.min_age,
+            max_age: self.max_age,
+            daily_cap: self.daily_cap,
+            created_at,
+        };
+        let errors = points::validate_programme(&p);
+        if errors.is_empty() {
+            Ok(p)
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+}
+
+impl From<Programme> for ProgrammeAdmin {
+    fn from(p: Programme) -> Self {
+        ProgrammeAdmin {
+            id: p.id,
+            title: p.title,
+            sponsor: p.sponsor,
+            eligibility: p.eligibility,
+            min_age: p.min_age,
+            max_age: p.max_age,
+            daily_cap: p.daily_cap,
+        }
+    }
+}
+
+/// `GET /v1/admin/programmes` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgrammesAdmin {
+    /// Every programme.
+    pub items: Vec<ProgrammeAdmin>,
+}
+
+/// Every programme (operators only).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Programmes", body = ProgrammesAdmin))
+)]
+#[get("/v1/admin/programmes")]
+async fn admin_list_programmes(state: web::Data<AppState>, who: Principal) -> AppResult<web::Json<ProgrammesAdmin>> {
+    who.require_admin()?;
+    let all = state.db(|c| Ok(points::programmes(c)?)).await?;
+    Ok(web::Json(ProgrammesAdmin {
+        items: all.into_iter().map(ProgrammeAdmin::from).collect(),
+    }))
+}
+
+/// Creates a programme; it starts without rules.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = ProgrammeAdmin,
+    responses(
+        (status = 201, description = "Created", body = ProgrammeAdmin),
+        (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/v1/admin/programmes")]
+async fn admin_create_programme(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<ProgrammeAdmin>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let programme = body.into_inner().into_programme(crate::db::Ts::now())?;
+    let created = state
+        .tx(move |c| {
+            if points::find_programme(c, &programme.id)?.is_some() {
+                return Err(AppError::StateConflict {
+                    slug: "programme-exists",
+                    detail: "a programme with this id exists".to_owned(),
+                });
+            }
+            points::create_programme(c, &programme)?;
+            Ok(programme)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(ProgrammeAdmin::from(created)))
+}
+
+/// Changes a programme (not its id). A lower cap applies from the next award; nothing paid is
+/// taken back.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = ProgrammeAdmin,
+    params(("id" = String, Path, description = "Programme id")),
+    responses(
+        (status = 200, description = "Changed", body = ProgrammeAdmin),
+        (status = 404, description = "No such programme", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an id that differs from the path", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[put("/v1/admin/programmes/{id}")]
+async fn admin_update_programme(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Json<ProgrammeAdmin>,
+) -> AppResult<web::Json<ProgrammeAdmin>> {
+    who.require_admin()?;
+    let id = path.into_inner();
+    let input = body.into_inner();
+    if input.id != id {
+        return Err(AppError::invalid("id", "must equal the id in the path"));
+    }
+    let programme = input.into_programme(crate::db::Ts::now())?;
+    let updated = state
+        .tx(move |c| {
+            if !points::update_programme(c, &programme)? {
+                return Err(AppError::NotFound);
+            }
+            points::find_programme(c, &programme.id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(web::Json(updated.into()))
+}
+
 /// Registers the points routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_points)
@@ -456,5 +600,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(admin_list_rules)
         .service(admin_create_rule)
         .service(admin_replace_rule)
-        .service(admin_retire_rule);
+        .service(admin_retire_rule)
+        .service(admin_list_programmes)
+        .service(admin_create_programme)
+        .service(admin_update_programme);
 }

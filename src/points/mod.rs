@@ -6,6 +6,8 @@
 //! resident's balance row is locked while awarding, so per-programme daily caps hold under
 //! concurrency too.
 
+pub mod events;
+pub mod lotteries;
 pub mod rules;
 
 use std::collections::{HashMap, HashSet};
@@ -13,15 +15,16 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use crate::db::schema::{points_balances, points_ledger, programmes, reward_rules};
+use crate::db::schema::{measurements, points_balances, points_ledger, programmes, reward_rules};
 use crate::db::types::Json;
 use crate::db::{DbConn, Id, Ts};
 use crate::measurements::{Measurement, age_on};
 pub use rules::{Candidate, Fact, Rule, RuleKind};
 
 /// A points programme.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = programmes)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Programme {
     /// Slug, e.g. `osaka`.
     pub id: String,
@@ -99,6 +102,80 @@ pub fn programmes(conn: &mut DbConn) -> QueryResult<Vec<Programme>> {
         .load(conn)
 }
 
+/// The programmes a resident of this age may earn in.
+pub fn eligible_programmes(conn: &mut DbConn, age: Option<i32>) -> QueryResult<Vec<Programme>> {
+    Ok(programmes(conn)?.into_iter().filter(|p| p.admits(age)).collect())
+}
+
+/// One programme.
+pub fn find_programme(conn: &mut DbConn, id: &str) -> QueryResult<Option<Programme>> {
+    programmes::table
+        .find(id)
+        .select(Programme::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Checks a programme as an operator wrote it; every problem is reported with its field.
+pub fn validate_programme(p: &Programme) -> Vec<crate::error::FieldError> {
+    use crate::error::FieldError;
+    let mut errors = Vec::new();
+    let slug_ok = (2..=40).contains(&p.id.len())
+        && p.id.starts_with(|c: char| c.is_ascii_lowercase())
+        && p.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !slug_ok {
+        errors.push(FieldError::new(
+            "id",
+            "must be 2 to 40 characters: lower-case letters, digits and dashes, starting with a letter",
+        ));
+    }
+    for (field, value) in [("title", &p.title), ("sponsor", &p.sponsor)] {
+        if value.is_empty() || value.chars().count() > 100 {
+            errors.push(FieldError::new(field, "must be 1 to 100 characters"));
+        }
+    }
+    match p.eligibility.as_str() {
+        "everyone" => {}
+        // Honest until organisations exist: a membership programme nobody could join is refused.
+        "organization_members" => errors.push(FieldError::new(
+            "eligibility",
+            "membership programmes need organisations, which this version does not have yet",
+        )),
+        _ => errors.push(FieldError::new(
+            "eligibility",
+            "must be everyone or organization_members",
+        )),
+    }
+    rules::check_age_range(p.min_age, p.max_age, &mut errors);
+    if p.daily_cap.is_some_and(|c| !(1..=100_000).contains(&c)) {
+        errors.push(FieldError::new("daily_cap", "must be between 1 and 100000"));
+    }
+    errors
+}
+
+/// Creates a programme (a taken id is a unique violation).
+pub fn create_programme(conn: &mut DbConn, programme: &Programme) -> QueryResult<()> {
+    crate::on_backend!(conn, c => diesel::insert_into(programmes::table).values(programme).execute(c)).map(|_| ())
+}
+
+/// Changes a programme's title, sponsor, eligibility and cap; its id and ledger stay. A lower cap
+/// applies from the next award on; nothing paid is taken back. False if there is no such programme.
+pub fn update_programme(conn: &mut DbConn, programme: &Programme) -> QueryResult<bool> {
+    let n = diesel::update(programmes::table.find(&programme.id))
+        .set((
+            programmes::title.eq(&programme.title),
+            programmes::sponsor.eq(&programme.sponsor),
+            programmes::eligibility.eq(&programme.eligibility),
+            programmes::min_age.eq(programme.min_age),
+            programmes::max_age.eq(programme.max_age),
+            programmes::daily_cap.eq(programme.daily_cap),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// The rules in force (not retired) of the given programmes.
 pub fn active_rules(conn: &mut DbConn, programme_ids: &[String]) -> QueryResult<Vec<Rule>> {
     let rows: Vec<RuleRow> = reward_rules::table
@@ -149,24 +226,32 @@ pub fn award_for(
     let rules = active_rules(conn, &ids)?;
     let by_id: HashMap<&str, &Programme> = all.iter().map(|p| (p.id.as_str(), p)).collect();
     let values: Vec<_> = written.iter().map(|m| m.values()).collect();
-    let mut cands: Vec<Candidate> = Vec::new();
-    for (m, v) in written.iter().zip(&values) {
-        let fact = Fact {
+    let facts: Vec<Fact<'_>> = written
+        .iter()
+        .zip(&values)
+        .map(|(m, v)| Fact {
             id: m.id,
             kind: &m.kind,
             local_date: m.local_date,
             values: v,
             sensed: m.modality == "sensed",
             age: age(birth_date, m.local_date),
-        };
-        for rule in &rules {
-            if by_id
-                .get(rule.programme_id.as_str())
-                .is_some_and(|p| p.admits(fact.age))
-            {
-                cands.extend(rules::candidates(rule, &fact));
-            }
-        }
+        })
+        .collect();
+    // Each fact is judged by the rules of the programmes that admit the resident on its day.
+    let admitted: Vec<Vec<&Rule>> = facts
+        .iter()
+        .map(|f| {
+            rules
+                .iter()
+                .filter(|r| by_id.get(r.programme_id.as_str()).is_some_and(|p| p.admits(f.age)))
+                .collect()
+        })
+        .collect();
+    let history = logged_days(conn, user_id, &facts, &admitted)?;
+    let mut cands: Vec<Candidate> = Vec::new();
+    for (fact, rules) in facts.iter().zip(&admitted) {
+        cands.extend(rules::evaluate(rules, fact, &history));
     }
     if cands.is_empty() {
         return Ok(Vec::new());
@@ -246,9 +331,44 @@ pub fn award_for(
     Ok(entries)
 }
 
+/// The days streak rules need to see: for each (type, sensed only) the resident's logged local
+/// days over the periods the facts fall in. No query at all without streak rules.
+fn logged_days(
+    conn: &mut DbConn,
+    user_id: Id,
+    facts: &[Fact<'_>],
+    admitted: &[Vec<&Rule>],
+) -> QueryResult<rules::History> {
+    let mut spans: HashMap<(String, bool), (NaiveDate, NaiveDate)> = HashMap::new();
+    for (fact, rules) in facts.iter().zip(admitted) {
+        for (kind, sensed_only, from, to) in rules.iter().filter_map(|r| rules::history_needed(r, fact)) {
+            let span = spans.entry((kind, sensed_only)).or_insert((from, to));
+            span.0 = span.0.min(from);
+            span.1 = span.1.max(to);
+        }
+    }
+    let mut history = rules::History::default();
+    for ((kind, sensed_only), (from, to)) in spans {
+        let mut q = measurements::table
+            .filter(measurements::user_id.eq(user_id))
+            .filter(measurements::kind.eq(&kind))
+            .filter(measurements::local_date.between(from, to))
+            .select(measurements::local_date)
+            .distinct()
+            .into_boxed();
+        if sensed_only {
+            q = q.filter(measurements::modality.eq("sensed"));
+        }
+        for day in q.load::<NaiveDate>(conn)? {
+            history.insert(&kind, sensed_only, day);
+        }
+    }
+    Ok(history)
+}
+
 /// Makes sure the resident has a balance row in each programme and locks them (PostgreSQL), so
 /// that one resident's concurrent awards and spends in a programme take turns.
-fn lock_balances(conn: &mut DbConn, user_id: Id, programme_ids: &[String]) -> QueryResult<()> {
+pub(crate) fn lock_balances(conn: &mut DbConn, user_id: Id, programme_ids: &[String]) -> QueryResult<()> {
     let rows: Vec<_> = programme_ids
         .iter()
         .map(|p| {
@@ -273,7 +393,7 @@ fn lock_balances(conn: &mut DbConn, user_id: Id, programme_ids: &[String]) -> Qu
 }
 
 /// Appends ledger entries and moves the balances with them.
-fn append(conn: &mut DbConn, user_id: Id, entries: &[LedgerEntry]) -> QueryResult<()> {
+pub(crate) fn append(conn: &mut DbConn, user_id: Id, entries: &[LedgerEntry]) -> QueryResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -299,6 +419,55 @@ fn append(conn: &mut DbConn, user_id: Id, entries: &[LedgerEntry]) -> QueryResul
     Ok(())
 }
 
+/// Spends `points` of the resident's balance in a programme: the balance moves by a conditional
+/// update (`balance >= points`), so however many spends race, it never goes below zero; the
+/// matching ledger entry is written in the caller's transaction. `None` when the balance is short.
+pub fn spend(
+    conn: &mut DbConn,
+    user_id: Id,
+    programme_id: &str,
+    points: i32,
+    title: String,
+    local_date: NaiveDate,
+) -> QueryResult<Option<LedgerEntry>> {
+    let moved = diesel::update(
+        points_balances::table
+            .filter(points_balances::user_id.eq(user_id))
+            .filter(points_balances::programme_id.eq(programme_id))
+            .filter(points_balances::balance.ge(points)),
+    )
+    .set(points_balances::balance.eq(points_balances::balance - points))
+    .execute(conn)?;
+    if moved != 1 {
+        return Ok(None);
+    }
+    let entry = LedgerEntry {
+        id: Id::new(),
+        user_id,
+        programme_id: programme_id.to_owned(),
+        rule_id: None,
+        delta: -points,
+        title,
+        local_date,
+        measurement_id: None,
+        award_key: None,
+        created_at: Ts::now(),
+    };
+    crate::on_backend!(conn, c => diesel::insert_into(points_ledger::table).values(&entry).execute(c))?;
+    Ok(Some(entry))
+}
+
+/// The resident's balance in a programme (0 without a balance row).
+pub fn balance(conn: &mut DbConn, user_id: Id, programme_id: &str) -> QueryResult<i32> {
+    Ok(points_balances::table
+        .filter(points_balances::user_id.eq(user_id))
+        .filter(points_balances::programme_id.eq(programme_id))
+        .select(points_balances::balance)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// A resident's standing in one programme.
 #[derive(Debug, Clone)]
 pub struct Standing {
@@ -314,7 +483,7 @@ pub struct Standing {
 
 /// The resident's standing in every programme they are eligible for.
 pub fn standings(conn: &mut DbConn, user_id: Id, age: Option<i32>, today: NaiveDate) -> QueryResult<Vec<Standing>> {
-    let eligible: Vec<Programme> = programmes(conn)?.into_iter().filter(|p| p.admits(age)).collect();
+    let eligible = eligible_programmes(conn, age)?;
     let ids: Vec<String> = eligible.iter().map(|p| p.id.clone()).collect();
     let balances: HashMap<String, (i32, i32)> = points_balances::table
         .filter(points_balances::user_id.eq(user_id))

@@ -1,6 +1,8 @@
 //! Reward rules as data, and the pure part of evaluating them: which awards a stored measurement
 //! could earn. Every rule about points lives in this module and its parent.
 
+use std::collections::{BTreeSet, HashMap};
+
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -51,6 +53,26 @@ pub enum RuleKind {
         points: i32,
         /// Paid at most this often per year.
         max_per_year: i32,
+    },
+    /// Logging a type on every local day of an N-day period. Periods run back to back from the
+    /// rule's `active_from` (or from Monday 2024-01-01 when it has none), so a period is either
+    /// complete or not whatever order its days are uploaded in, and pays once.
+    Streak {
+        /// The type.
+        measurement_type: String,
+        /// Length of a period, in local days.
+        days: i32,
+        /// Points per complete period.
+        points: i32,
+    },
+    /// Multiplies what other rules of the programme pay for days inside this rule's window
+    /// (`active_from` to `active_to`, both required). Where campaigns overlap, the largest
+    /// multiplier applies; they do not compound. The daily cap still holds.
+    CampaignMultiplier {
+        /// Factor, above 1 and at most 10; points are rounded to the nearest whole point.
+        multiplier: f64,
+        /// The rules whose awards it multiplies.
+        rule_ids: Vec<uuid::Uuid>,
     },
 }
 
@@ -103,6 +125,55 @@ pub struct Fact<'a> {
     pub age: Option<i32>,
 }
 
+/// The local days on which the resident logged a type, as far as streak rules need to know:
+/// keyed by type and whether only sensed data counts.
+#[derive(Debug, Default)]
+pub struct History {
+    days: HashMap<(String, bool), BTreeSet<NaiveDate>>,
+}
+
+impl History {
+    /// Records that `kind` was logged on `day` (sensed or not).
+    pub fn insert(&mut self, kind: &str, sensed_only: bool, day: NaiveDate) {
+        self.days.entry((kind.to_owned(), sensed_only)).or_default().insert(day);
+    }
+
+    fn logged_every_day(&self, kind: &str, sensed_only: bool, from: NaiveDate, to: NaiveDate) -> bool {
+        let Some(days) = self.days.get(&(kind.to_owned(), sensed_only)) else {
+            return false;
+        };
+        from.iter_days().take_while(|d| *d <= to).all(|d| days.contains(&d))
+    }
+}
+
+/// Where streak periods start when a rule has no `active_from`: a Monday, so 7-day periods are weeks.
+const STREAK_ANCHOR: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// The first and last day of the streak period of `days` days that contains `day`.
+pub fn streak_period(active_from: Option<NaiveDate>, days: i32, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let anchor = active_from.unwrap_or(STREAK_ANCHOR);
+    let len = i64::from(days.max(1));
+    let index = (day - anchor).num_days().div_euclid(len);
+    let start = anchor + chrono::Duration::days(index * len);
+    (start, start + chrono::Duration::days(len - 1))
+}
+
+/// What `History` must hold to evaluate `fact` under `rule`: (type, sensed only, first day, last day).
+pub fn history_needed(rule: &Rule, fact: &Fact<'_>) -> Option<(String, bool, NaiveDate, NaiveDate)> {
+    match &rule.kind {
+        RuleKind::Streak {
+            measurement_type, days, ..
+        } if fact.kind == measurement_type && applies(rule, fact) => {
+            let (from, to) = streak_period(rule.active_from, *days, fact.local_date);
+            Some((measurement_type.clone(), rule.sensed_only, from, to))
+        }
+        _ => None,
+    }
+}
+
 /// A possible award: paid unless one of `keys` is already in the ledger (the first free key is
 /// used; when every key is taken the award is exhausted).
 #[derive(Debug, Clone, PartialEq)]
@@ -144,8 +215,37 @@ fn applies(rule: &Rule, fact: &Fact<'_>) -> bool {
     in_window && age_in_range(rule.min_age, rule.max_age, fact.age) && (!rule.sensed_only || fact.sensed)
 }
 
-/// The awards `fact` could earn under `rule`.
-pub fn candidates(rule: &Rule, fact: &Fact<'_>) -> Vec<Candidate> {
+/// The awards `fact` earns under the rules of programmes that admit the resident: each rule's
+/// candidates, multiplied by the best campaign in force for that rule on the fact's day.
+pub fn evaluate(rules: &[&Rule], fact: &Fact<'_>, history: &History) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = rules.iter().flat_map(|r| candidates(r, fact, history)).collect();
+    for c in &mut out {
+        let best = rules
+            .iter()
+            .filter(|r| r.programme_id == c.programme_id && applies(r, fact))
+            .filter_map(|r| match &r.kind {
+                RuleKind::CampaignMultiplier { multiplier, rule_ids } if rule_ids.contains(&c.rule_id.0) => {
+                    Some((*multiplier, r))
+                }
+                _ => None,
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((m, campaign)) = best {
+            // Validation keeps multipliers in (1, 10] and points in 1..=1000: the product fits.
+            let multiplied = (f64::from(c.points) * m).round();
+            if multiplied.is_finite() && multiplied <= f64::from(i32::MAX) {
+                #[expect(clippy::cast_possible_truncation, reason = "finite, rounded and range-checked above")]
+                let points = multiplied as i32;
+                c.points = points;
+                c.title = format!("{} ×{m} ({})", c.title, campaign.title);
+            }
+        }
+    }
+    out
+}
+
+/// The awards `fact` could earn under `rule` alone (campaigns are applied by [`evaluate`]).
+pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candidate> {
     if !applies(rule, fact) {
         return Vec::new();
     }
@@ -203,6 +303,18 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>) -> Vec<Candidate> {
             }
             let keys = (1..=*max_per_year).map(|n| format!("{r}:{year}:{n}")).collect();
             vec![make(*points, keys)]
+        }
+        RuleKind::Streak {
+            measurement_type,
+            days,
+            points,
+        } if fact.kind == measurement_type => {
+            let (from, to) = streak_period(rule.active_from, *days, fact.local_date);
+            if history.logged_every_day(measurement_type, rule.sensed_only, from, to) {
+                vec![make(*points, vec![format!("{r}:streak:{from}")])]
+            } else {
+                Vec::new()
+            }
         }
         _ => Vec::new(),
     }
@@ -285,6 +397,85 @@ pub fn validate(kind: &RuleKind) -> Vec<crate::error::FieldError> {
                 errors.push(FieldError::new("max_per_year", "must be between 1 and 12"));
             }
         }
+        RuleKind::Streak {
+            measurement_type,
+            days,
+            points,
+        } => {
+            if !type_ok(measurement_type) {
+                errors.push(FieldError::new("measurement_type", "unknown measurement type"));
+            }
+            if !(2..=366).contains(days) {
+                errors.push(FieldError::new("days", "must be between 2 and 366"));
+            }
+            if !points_ok(*points) {
+                errors.push(FieldError::new("points", "must be between 1 and 1000"));
+            }
+        }
+        RuleKind::CampaignMultiplier { multiplier, rule_ids } => {
+            if !(multiplier.is_finite() && *multiplier > 1.0 && *multiplier <= 10.0) {
+                errors.push(FieldError::new("multiplier", "must be above 1 and at most 10"));
+            }
+            if rule_ids.is_empty() || rule_ids.len() > 50 {
+                errors.push(FieldError::new("rule_ids", "must name 1 to 50 rules"));
+            }
+        }
+    }
+    errors
+}
+
+/// Checks an age range (`min_age`, `max_age`) of a rule or programme.
+pub fn check_age_range(min: Option<i32>, max: Option<i32>, errors: &mut Vec<crate::error::FieldError>) {
+    use crate::error::FieldError;
+    for (field, age) in [("min_age", min), ("max_age", max)] {
+        if age.is_some_and(|a| !(0..=120).contains(&a)) {
+            errors.push(FieldError::new(field, "must be between 0 and 120"));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        errors.push(FieldError::new("max_age", "must not be below min_age"));
+    }
+}
+
+/// Checks a whole rule as an operator wrote it: its kind's fields ([`validate`]), its common
+/// fields, that its programme exists, and for a campaign that its window is set and it names
+/// other, non-campaign rules in force in the same programme (`in_force`).
+pub fn validate_rule(rule: &Rule, programmes: &[String], in_force: &[Rule]) -> Vec<crate::error::FieldError> {
+    use crate::error::FieldError;
+    let mut errors = validate(&rule.kind);
+    if rule.title.is_empty() || rule.title.chars().count() > 100 {
+        errors.push(FieldError::new("title", "must be 1 to 100 characters"));
+    }
+    if !programmes.contains(&rule.programme_id) {
+        errors.push(FieldError::new("programme", "no such programme"));
+    }
+    check_age_range(rule.min_age, rule.max_age, &mut errors);
+    if let (Some(from), Some(to)) = (rule.active_from, rule.active_to)
+        && from > to
+    {
+        errors.push(FieldError::new("active_to", "must not be before active_from"));
+    }
+    if let RuleKind::CampaignMultiplier { rule_ids, .. } = &rule.kind {
+        if rule.active_from.is_none() {
+            errors.push(FieldError::new("active_from", "a campaign needs a start day"));
+        }
+        if rule.active_to.is_none() {
+            errors.push(FieldError::new("active_to", "a campaign needs an end day"));
+        }
+        for (i, id) in rule_ids.iter().enumerate() {
+            let target = in_force.iter().find(|r| r.id.0 == *id && r.id != rule.id);
+            let ok = target.is_some_and(|t| {
+                t.programme_id == rule.programme_id && !matches!(t.kind, RuleKind::CampaignMultiplier { .. })
+            });
+            if !ok {
+                errors.push(FieldError::new(
+                    format!("rule_ids[{i}]"),
+                    "must be a rule in force in the same programme, and not a campaign",
+                ));
+            }
+        }
     }
     errors
 }
@@ -294,6 +485,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn cands(r: &Rule, f: &Fact<'_>) -> Vec<Candidate> {
+        candidates(r, f, &History::default())
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
 
     fn rule(kind: RuleKind) -> Rule {
         Rule {
@@ -332,13 +531,13 @@ mod tests {
     #[test]
     fn each_tier_crossed_pays_once_with_a_key_per_day_and_tier() {
         let v = json!({"count": 6500}).as_object().cloned().unwrap();
-        let c = candidates(&rule(tiers()), &fact("steps", &v));
+        let c = cands(&rule(tiers()), &fact("steps", &v));
         assert_eq!(c.len(), 3);
         assert_eq!(c[2].keys, vec![format!("{}:2026-11-24:steps6000", uuid::Uuid::nil())]);
         let none = json!({"count": 1999}).as_object().cloned().unwrap();
-        assert!(candidates(&rule(tiers()), &fact("steps", &none)).is_empty());
+        assert!(cands(&rule(tiers()), &fact("steps", &none)).is_empty());
         let at = json!({"count": 2000}).as_object().cloned().unwrap();
-        assert_eq!(candidates(&rule(tiers()), &fact("steps", &at)).len(), 1);
+        assert_eq!(cands(&rule(tiers()), &fact("steps", &at)).len(), 1);
     }
 
     #[test]
@@ -346,17 +545,17 @@ mod tests {
         let v = json!({"count": 3000}).as_object().cloned().unwrap();
         let mut r = rule(tiers());
         r.min_age = Some(65);
-        assert!(candidates(&r, &fact("steps", &v)).is_empty());
+        assert!(cands(&r, &fact("steps", &v)).is_empty());
         r.min_age = Some(46);
-        assert_eq!(candidates(&r, &fact("steps", &v)).len(), 1);
+        assert_eq!(cands(&r, &fact("steps", &v)).len(), 1);
         r.active_to = NaiveDate::from_ymd_opt(2026, 11, 23);
-        assert!(candidates(&r, &fact("steps", &v)).is_empty());
+        assert!(cands(&r, &fact("steps", &v)).is_empty());
         let mut s = rule(tiers());
         s.sensed_only = true;
-        assert!(candidates(&s, &fact("steps", &v)).is_empty());
+        assert!(cands(&s, &fact("steps", &v)).is_empty());
         let mut f = fact("steps", &v);
         f.sensed = true;
-        assert_eq!(candidates(&s, &f).len(), 1);
+        assert_eq!(cands(&s, &f).len(), 1);
     }
 
     #[test]
@@ -367,10 +566,10 @@ mod tests {
             points: 1,
             max_per_day: 2,
         });
-        let c = candidates(&r, &fact("body_weight", &v));
+        let c = cands(&r, &fact("body_weight", &v));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].keys.len(), 2);
-        assert!(candidates(&r, &fact("heart_rate", &v)).is_empty());
+        assert!(cands(&r, &fact("heart_rate", &v)).is_empty());
     }
 
     #[test]
@@ -384,14 +583,14 @@ mod tests {
             points: 5,
             max_per_year: 1,
         });
-        let c = candidates(&r, &fact("health_checkup", &v));
+        let c = cands(&r, &fact("health_checkup", &v));
         assert_eq!(c[0].keys, vec![format!("{}:2025:1", uuid::Uuid::nil())]);
         let other = rule(RuleKind::HealthCheckup {
             checkup_kind: "dental_checkup".into(),
             points: 5,
             max_per_year: 1,
         });
-        assert!(candidates(&other, &fact("health_checkup", &v)).is_empty());
+        assert!(cands(&other, &fact("health_checkup", &v)).is_empty());
     }
 
     #[test]
@@ -440,5 +639,117 @@ mod tests {
         );
         assert!(RuleKind::from_stored("daily_steps", &json!({"tiers": 3})).is_none());
         assert!(RuleKind::from_stored("teleport", &json!({})).is_none());
+    }
+
+    #[test]
+    fn streak_periods_run_back_to_back_from_the_anchor() {
+        // 2024-01-01 is a Monday: 7-day periods are Monday-to-Sunday weeks.
+        assert_eq!(
+            streak_period(None, 7, day("2026-11-24")),
+            (day("2026-11-23"), day("2026-11-29"))
+        );
+        assert_eq!(
+            streak_period(None, 7, day("2026-11-23")),
+            (day("2026-11-23"), day("2026-11-29"))
+        );
+        assert_eq!(
+            streak_period(None, 7, day("2026-11-22")),
+            (day("2026-11-16"), day("2026-11-22"))
+        );
+        assert_eq!(
+            streak_period(Some(day("2026-11-20")), 3, day("2026-11-25")),
+            (day("2026-11-23"), day("2026-11-25"))
+        );
+        // Days before the anchor still fall in whole periods.
+        assert_eq!(
+            streak_period(Some(day("2026-11-20")), 3, day("2026-11-19")),
+            (day("2026-11-17"), day("2026-11-19"))
+        );
+    }
+
+    #[test]
+    fn a_streak_pays_once_its_whole_period_is_logged_whichever_day_completes_it() {
+        let v = json!({"kg": 60.0}).as_object().cloned().unwrap();
+        let mut r = rule(RuleKind::Streak {
+            measurement_type: "body_weight".into(),
+            days: 3,
+            points: 2,
+        });
+        r.active_from = Some(day("2026-11-22"));
+        let mut f = fact("body_weight", &v);
+        f.local_date = day("2026-11-23");
+        let mut h = History::default();
+        h.insert("body_weight", false, day("2026-11-22"));
+        h.insert("body_weight", false, day("2026-11-23"));
+        assert!(candidates(&r, &f, &h).is_empty(), "2026-11-24 missing");
+        h.insert("body_weight", false, day("2026-11-24"));
+        let c = candidates(&r, &f, &h);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].keys, vec![format!("{}:streak:2026-11-22", uuid::Uuid::nil())]);
+        assert_eq!(c[0].points, 2);
+        // Sensed-only streaks look at sensed days only.
+        r.sensed_only = true;
+        f.sensed = true;
+        assert!(candidates(&r, &f, &h).is_empty());
+        let needed = history_needed(&r, &f).unwrap();
+        assert_eq!(
+            needed,
+            ("body_weight".into(), true, day("2026-11-22"), day("2026-11-24"))
+        );
+    }
+
+    #[test]
+    fn campaigns_multiply_named_rules_inside_their_window_and_do_not_compound() {
+        let v = json!({"count": 4500}).as_object().cloned().unwrap();
+        let steps = rule(tiers());
+        let campaign = |id: u128, m: f64, from: &str, to: &str| {
+            let mut c = rule(RuleKind::CampaignMultiplier {
+                multiplier: m,
+                rule_ids: vec![uuid::Uuid::nil()],
+            });
+            c.id = Id(uuid::Uuid::from_u128(id));
+            c.title = format!("campaign {id}");
+            c.active_from = Some(day(from));
+            c.active_to = Some(day(to));
+            c
+        };
+        let f = fact("steps", &v);
+        let h = History::default();
+        let doubled = evaluate(
+            &[
+                &steps,
+                &campaign(1, 2.0, "2026-11-01", "2026-11-30"),
+                &campaign(2, 1.5, "2026-11-24", "2026-11-24"),
+            ],
+            &f,
+            &h,
+        );
+        assert_eq!(doubled.iter().map(|c| c.points).collect::<Vec<_>>(), vec![2, 2]);
+        assert!(doubled[0].title.contains("×2 (campaign 1)"), "{}", doubled[0].title);
+        let outside = evaluate(&[&steps, &campaign(1, 2.0, "2026-12-01", "2026-12-31")], &f, &h);
+        assert_eq!(outside.iter().map(|c| c.points).collect::<Vec<_>>(), vec![1, 1]);
+        let rounded = evaluate(&[&steps, &campaign(1, 1.5, "2026-11-01", "2026-11-30")], &f, &h);
+        assert_eq!(rounded[0].points, 2, "1 × 1.5 rounds to 2");
+    }
+
+    #[test]
+    fn a_campaign_needs_a_window_and_rules_in_force_of_its_programme() {
+        let steps = rule(tiers());
+        let mut other = rule(tiers());
+        other.id = Id(uuid::Uuid::from_u128(9));
+        other.programme_id = "kobe".into();
+        let mut c = rule(RuleKind::CampaignMultiplier {
+            multiplier: 1.0,
+            rule_ids: vec![uuid::Uuid::nil(), uuid::Uuid::from_u128(9), uuid::Uuid::from_u128(10)],
+        });
+        c.id = Id(uuid::Uuid::from_u128(11));
+        let fields = validate_rule(&c, &["osaka".into()], &[steps, other])
+            .into_iter()
+            .map(|e| e.field)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            fields,
+            vec!["multiplier", "active_from", "active_to", "rule_ids[1]", "rule_ids[2]"]
+        );
     }
 }

@@ -1,0 +1,460 @@
+//! Lotteries bought with points: entries spend from the balance (never below zero, however many
+//! entries race), and draws are reproducible from a recorded seed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::{lotteries, lottery_entries, lottery_winners};
+use crate::db::{DbConn, Id, Ts};
+use crate::error::FieldError;
+
+/// A lottery.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = lotteries)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct Lottery {
+    /// Lottery id.
+    pub id: Id,
+    /// Programme whose points buy entries.
+    pub programme_id: String,
+    /// Title.
+    pub title: String,
+    /// What winners get.
+    pub prize: String,
+    /// Points per ticket.
+    pub cost_per_entry: i32,
+    /// Number of winners drawn.
+    pub winners: i32,
+    /// Entries are accepted until this instant.
+    pub closes_at: Ts,
+    /// When an operator closed it (early, or by drawing).
+    pub closed_at: Option<Ts>,
+    /// Seed of the draw.
+    pub seed: Option<String>,
+    /// When it was drawn.
+    pub drawn_at: Option<Ts>,
+    /// When it was created.
+    pub created_at: Ts,
+}
+
+/// Where a lottery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Taking entries.
+    Open,
+    /// No more entries; not drawn yet.
+    Closed,
+    /// Drawn: winners are known.
+    Drawn,
+}
+
+impl Status {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+            Status::Drawn => "drawn",
+        }
+    }
+}
+
+impl Lottery {
+    /// Its status at `now`.
+    pub fn status(&self, now: Ts) -> Status {
+        if self.drawn_at.is_some() {
+            Status::Drawn
+        } else if self.closed_at.is_some() || self.closes_at <= now {
+            Status::Closed
+        } else {
+            Status::Open
+        }
+    }
+}
+
+/// One purchase of tickets.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = lottery_entries)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct Entry {
+    /// Entry id.
+    pub id: Id,
+    /// Lottery.
+    pub lottery_id: Id,
+    /// Resident.
+    pub user_id: Id,
+    /// Tickets bought.
+    pub tickets: i32,
+    /// Points spent.
+    pub points_spent: i32,
+    /// The ledger entry that spent them.
+    pub ledger_entry_id: Id,
+    /// The client's reference for retries.
+    pub client_ref: Option<String>,
+    /// When it was bought.
+    pub created_at: Ts,
+}
+
+/// Checks a lottery as an operator wrote it; every problem is reported with its field.
+pub fn validate(lottery: &Lottery, programmes: &[String], now: Ts) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !programmes.contains(&lottery.programme_id) {
+        errors.push(FieldError::new("programme", "no such programme"));
+    }
+    for (field, value) in [("title", &lottery.title), ("prize", &lottery.prize)] {
+        if value.is_empty() || value.chars().count() > 200 {
+            errors.push(FieldError::new(field, "must be 1 to 200 characters"));
+        }
+    }
+    if !(1..=100_000).contains(&lottery.cost_per_entry) {
+        errors.push(FieldError::new("cost_per_entry", "must be between 1 and 100000"));
+    }
+    if !(1..=10_000).contains(&lottery.winners) {
+        errors.push(FieldError::new("winners", "must be between 1 and 10000"));
+    }
+    if lottery.closes_at <= now {
+        errors.push(FieldError::new("closes_at", "must be in the future"));
+    } else if lottery.closes_at > now.plus(chrono::Duration::days(366)) {
+        errors.push(FieldError::new("closes_at", "must be within a year"));
+    }
+    errors
+}
+
+/// Most tickets one purchase may buy.
+pub const MAX_TICKETS: i32 = 1000;
+
+/// Creates a lottery.
+pub fn create(conn: &mut DbConn, lottery: &Lottery) -> QueryResult<()> {
+    crate::on_backend!(conn, c => diesel::insert_into(lotteries::table).values(lottery).execute(c)).map(|_| ())
+}
+
+/// One lottery.
+pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
+    lotteries::table
+        .find(id)
+        .select(Lottery::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Lotteries of the given programmes, newest first, before `before`.
+pub fn list(conn: &mut DbConn, programme_ids: &[String], before: Option<Id>, limit: i64) -> QueryResult<Vec<Lottery>> {
+    let mut q = lotteries::table
+        .filter(lotteries::programme_id.eq_any(programme_ids))
+        .select(Lottery::as_select())
+        .order(lotteries::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before {
+        q = q.filter(lotteries::id.lt(before));
+    }
+    q.load(conn)
+}
+
+/// Reads a lottery and locks it: `exclusive` for a draw (PostgreSQL `FOR UPDATE`), shared for an
+/// entry (`FOR SHARE`), so no entry can be bought into a lottery while it is being drawn. On
+/// SQLite, write transactions already run one at a time.
+fn lock(conn: &mut DbConn, id: Id, exclusive: bool) -> QueryResult<Option<Lottery>> {
+    match conn {
+        DbConn::Pg(c) => {
+            let q = lotteries::table.find(id).select(Lottery::as_select());
+            if exclusive {
+                q.for_update().first(c).optional()
+            } else {
+                q.for_share().first(c).optional()
+            }
+        }
+        _ => find(conn, id),
+    }
+}
+
+/// What became of a request to buy tickets.
+#[derive(Debug)]
+pub enum Enter {
+    /// Bought now.
+    Bought(Entry),
+    /// A retry of a purchase already made with the same client reference: nothing spent again.
+    Repeated(Entry),
+    /// No such lottery.
+    NotFound,
+    /// The lottery no longer takes entries.
+    NotOpen,
+    /// The balance is short of the price.
+    Short {
+        /// The price of the tickets.
+        price: i64,
+        /// The balance.
+        balance: i32,
+    },
+}
+
+/// Buys `tickets` tickets in a lottery for the resident, spending points in the caller's
+/// transaction. The check that the resident may take part in the programme is the caller's.
+pub fn enter(
+    conn: &mut DbConn,
+    user_id: Id,
+    lottery_id: Id,
+    tickets: i32,
+    client_ref: Option<String>,
+    today: NaiveDate,
+) -> QueryResult<Enter> {
+    let Some(lottery) = lock(conn, lottery_id, false)? else {
+        return Ok(Enter::NotFound);
+    };
+    if let Some(r) = &client_ref {
+        let earlier = lottery_entries::table
+            .filter(lottery_entries::lottery_id.eq(lottery_id))
+            .filter(lottery_entries::user_id.eq(user_id))
+            .filter(lottery_entries::client_ref.eq(r))
+            .select(Entry::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(e) = earlier {
+            return Ok(Enter::Repeated(e));
+        }
+    }
+    if lottery.status(Ts::now()) != Status::Open {
+        return Ok(Enter::NotOpen);
+    }
+    let price = i64::from(tickets) * i64::from(lottery.cost_per_entry);
+    let title = format!("Lottery: {} ({tickets} tickets)", lottery.title);
+    let spent = match i32::try_from(price) {
+        Ok(p) => super::spend(conn, user_id, &lottery.programme_id, p, title, today)?,
+        Err(_) => None,
+    };
+    let Some(ledger) = spent else {
+        let balance = super::balance(conn, user_id, &lottery.programme_id)?;
+        return Ok(Enter::Short { price, balance });
+    };
+    let entry = Entry {
+        id: Id::new(),
+        lottery_id,
+        user_id,
+        tickets,
+        points_spent: -ledger.delta,
+        ledger_entry_id: ledger.id,
+        client_ref,
+        created_at: ledger.created_at,
+    };
+    crate::on_backend!(conn, c => diesel::insert_into(lottery_entries::table).values(&entry).execute(c))?;
+    Ok(Enter::Bought(entry))
+}
+
+/// Closes a lottery to entries if it is still open; returns it as it now stands.
+pub fn close(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
+    diesel::update(
+        lotteries::table
+            .filter(lotteries::id.eq(id))
+            .filter(lotteries::closed_at.is_null()),
+    )
+    .set(lotteries::closed_at.eq(Some(Ts::now())))
+    .execute(conn)?;
+    find(conn, id)
+}
+
+/// What became of a draw.
+#[derive(Debug)]
+pub enum Draw {
+    /// Drawn now.
+    Drawn {
+        /// The seed used.
+        seed: String,
+        /// Winners in the order drawn.
+        winners: Vec<Id>,
+    },
+    /// It had been drawn before; draws are never repeated.
+    AlreadyDrawn,
+    /// No such lottery.
+    NotFound,
+}
+
+/// Closes the lottery if still open and draws its winners with `seed`, recording both.
+pub fn draw(conn: &mut DbConn, id: Id, seed: String) -> QueryResult<Draw> {
+    let Some(lottery) = lock(conn, id, true)? else {
+        return Ok(Draw::NotFound);
+    };
+    if lottery.drawn_at.is_some() {
+        return Ok(Draw::AlreadyDrawn);
+    }
+    let pool = tickets_by_resident(conn, id)?;
+    let winners = pick_winners(&seed, &pool, usize::try_from(lottery.winners).unwrap_or(0));
+    let rows: Vec<_> = winners
+        .iter()
+        .zip(1..)
+        .map(|(user, rank): (&Id, i32)| {
+            (
+                lottery_winners::lottery_id.eq(id),
+                lottery_winners::rank.eq(rank),
+                lottery_winners::user_id.eq(*user),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        crate::on_backend!(conn, c => diesel::insert_into(lottery_winners::table).values(&rows).execute(c))?;
+    }
+    let now = Ts::now();
+    diesel::update(lotteries::table.find(id))
+        .set((
+            lotteries::closed_at.eq(Some(lottery.closed_at.unwrap_or(now))),
+            lotteries::seed.eq(Some(&seed)),
+            lotteries::drawn_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(Draw::Drawn { seed, winners })
+}
+
+/// Every entrant of a lottery with their tickets, in ascending id order: the input of the draw.
+pub fn tickets_by_resident(conn: &mut DbConn, id: Id) -> QueryResult<Vec<(Id, u64)>> {
+    let rows: Vec<(Id, i32)> = lottery_entries::table
+        .filter(lottery_entries::lottery_id.eq(id))
+        .select((lottery_entries::user_id, lottery_entries::tickets))
+        .load(conn)?;
+    let mut pool: BTreeMap<uuid::Uuid, u64> = BTreeMap::new();
+    for (user, tickets) in rows {
+        *pool.entry(user.0).or_default() += u64::try_from(tickets).unwrap_or(0);
+    }
+    Ok(pool.into_iter().map(|(u, t)| (Id(u), t)).collect())
+}
+
+/// The winners of a drawn lottery, in the order drawn.
+pub fn winners(conn: &mut DbConn, id: Id) -> QueryResult<Vec<Id>> {
+    lottery_winners::table
+        .filter(lottery_winners::lottery_id.eq(id))
+        .order(lottery_winners::rank.asc())
+        .select(lottery_winners::user_id)
+        .load(conn)
+}
+
+/// The resident's part in some lotteries: tickets held and the lotteries they won.
+pub fn my_part(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<(HashMap<Id, i64>, HashSet<Id>)> {
+    let mut tickets: HashMap<Id, i64> = HashMap::new();
+    for (lottery, n) in lottery_entries::table
+        .filter(lottery_entries::user_id.eq(user_id))
+        .filter(lottery_entries::lottery_id.eq_any(ids))
+        .select((lottery_entries::lottery_id, lottery_entries::tickets))
+        .load::<(Id, i32)>(conn)?
+    {
+        *tickets.entry(lottery).or_default() += i64::from(n);
+    }
+    let won = lottery_winners::table
+        .filter(lottery_winners::user_id.eq(user_id))
+        .filter(lottery_winners::lottery_id.eq_any(ids))
+        .select(lottery_winners::lottery_id)
+        .load::<Id>(conn)?
+        .into_iter()
+        .collect();
+    Ok((tickets, won))
+}
+
+/// The resident's entries, newest first, before `before`, with their lotteries.
+pub fn entries_of(
+    conn: &mut DbConn,
+    user_id: Id,
+    before: Option<Id>,
+    limit: i64,
+) -> QueryResult<Vec<(Entry, Lottery)>> {
+    let mut q = lottery_entries::table
+        .inner_join(lotteries::table)
+        .filter(lottery_entries::user_id.eq(user_id))
+        .select((Entry::as_select(), Lottery::as_select()))
+        .order(lottery_entries::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before {
+        q = q.filter(lottery_entries::id.lt(before));
+    }
+    q.load(conn)
+}
+
+/// A fresh random seed (hex), for draws where the operator gives none.
+pub fn random_seed() -> String {
+    let mut buf = [0u8; 16];
+    rand::fill(&mut buf);
+    hex::encode(buf)
+}
+
+/// The `k`-th number of the seed's stream: the first 8 bytes of SHA-256(seed ‖ k), big-endian.
+fn stream(seed: &str, k: u64) -> u64 {
+    let digest = Sha256::new()
+        .chain_update(seed.as_bytes())
+        .chain_update(k.to_be_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// Draws up to `n` distinct winners from `pool` (resident, tickets), each draw weighted by
+/// tickets, without replacement. Deterministic: the same seed and pool give the same winners, and
+/// anyone can replay it — numbers come from SHA-256(seed ‖ counter), rejection-sampled so each
+/// ticket is exactly equally likely; `pool` must be in ascending resident order.
+pub fn pick_winners(seed: &str, pool: &[(Id, u64)], n: usize) -> Vec<Id> {
+    let mut remaining: Vec<(Id, u64)> = pool.iter().copied().filter(|(_, t)| *t > 0).collect();
+    let mut winners = Vec::new();
+    let mut counter = 0u64;
+    while winners.len() < n && !remaining.is_empty() {
+        let total: u64 = remaining.iter().map(|(_, t)| t).sum();
+        // The largest multiple of `total` that fits: numbers at or above it are redrawn.
+        let zone = u64::MAX - (u64::MAX % total);
+        let ticket = loop {
+            let x = stream(seed, counter);
+            counter += 1;
+            if x < zone {
+                break x % total;
+            }
+        };
+        let mut acc = 0u64;
+        let Some(i) = remaining.iter().position(|(_, t)| {
+            acc += t;
+            ticket < acc
+        }) else {
+            break;
+        };
+        winners.push(remaining.remove(i).0);
+    }
+    winners
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(n: u128) -> Vec<(Id, u64)> {
+        (1..=n)
+            .map(|i| (Id(uuid::Uuid::from_u128(i)), 1 + (i as u64 % 3)))
+            .collect()
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_winners() {
+        let a = pick_winners("expo-2026-week-48", &pool(50), 5);
+        assert_eq!(a, pick_winners("expo-2026-week-48", &pool(50), 5));
+        assert_eq!(a.len(), 5);
+        assert_ne!(a, pick_winners("expo-2026-week-49", &pool(50), 5));
+        let distinct: HashSet<_> = a.iter().collect();
+        assert_eq!(distinct.len(), 5, "a resident wins at most once");
+    }
+
+    #[test]
+    fn fewer_entrants_than_prizes_all_win_and_nobody_else() {
+        let p = pool(3);
+        let mut w = pick_winners("s", &p, 10);
+        w.sort();
+        assert_eq!(w, p.iter().map(|(u, _)| *u).collect::<Vec<_>>());
+        assert!(pick_winners("s", &[], 3).is_empty());
+        assert!(pick_winners("s", &[(Id(uuid::Uuid::nil()), 0)], 3).is_empty());
+    }
+
+    #[test]
+    fn tickets_weight_the_odds() {
+        // One resident with 9 tickets against one with 1: over many seeds, the first wins about 90%.
+        let p = vec![(Id(uuid::Uuid::from_u128(1)), 9), (Id(uuid::Uuid::from_u128(2)), 1)];
+        let wins = (0..2000)
+            .filter(|s| pick_winners(&s.to_string(), &p, 1)[0] == p[0].0)
+            .count();
+        assert!((1700..=1900).contains(&wins), "{wins} of 2000");
+    }
+}
