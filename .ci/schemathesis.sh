@@ -36,15 +36,27 @@ token=$(curl -fsS -X POST "$base/v1/auth/register" -H 'content-type: application
   -d '{"email":"schemathesis@example.jp","password":"schemathesis password","birth_date":"1980-01-01","sex":"other"}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-"$VENV/bin/st" run "$base/openapi.yaml" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-  --header "Authorization: Bearer $token" \
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" \
-  --seed "${SCHEMATHESIS_SEED:-20261124}" \
-  --generation-database none \
-  --workers 2 \
-  --no-color \
-  --suppress-health-check all
+st() {
+  "$VENV/bin/st" run "$base/openapi.yaml" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" \
+    --seed "${SCHEMATHESIS_SEED:-20261124}" \
+    --generation-database none \
+    --workers 2 \
+    --no-color \
+    --suppress-health-check all \
+    "$@"
+}
+st --header "Authorization: Bearer $token"
+
+# An operator for the admin operations, so their validation is exercised too (as a resident they
+# only answer 403).
+echo "schemathesis operator password" | DATABASE_URL="sqlite://$work/karada.db" \
+  target/release/karada admin create-user --email ops@example.jp --role admin
+admin=$(curl -fsS -X POST "$base/v1/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"ops@example.jp","password":"schemathesis operator password"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+st --header "Authorization: Bearer $admin" --include-tag admin
 
 # Graceful shutdown: SIGTERM lets in-flight requests finish and the process exits cleanly.
 kill -TERM "$server"

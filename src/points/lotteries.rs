@@ -204,6 +204,9 @@ pub fn enter(
     let Some(lottery) = lock(conn, lottery_id, false)? else {
         return Ok(Enter::NotFound);
     };
+    // The resident's purchases in a programme take turns, so a retry racing its original finds it
+    // instead of tripping over the unique client_ref.
+    super::lock_balances(conn, user_id, std::slice::from_ref(&lottery.programme_id))?;
     if let Some(r) = &client_ref {
         let earlier = lottery_entries::table
             .filter(lottery_entries::lottery_id.eq(lottery_id))

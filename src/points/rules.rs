@@ -157,8 +157,15 @@ pub fn streak_period(active_from: Option<NaiveDate>, days: i32, day: NaiveDate) 
     let anchor = active_from.unwrap_or(STREAK_ANCHOR);
     let len = i64::from(days.max(1));
     let index = (day - anchor).num_days().div_euclid(len);
-    let start = anchor + chrono::Duration::days(index * len);
-    (start, start + chrono::Duration::days(len - 1))
+    // The period holds `day`, so it lies within `len` days of it; at the ends of the calendar it is
+    // cut short rather than overflowing.
+    let start = anchor
+        .checked_add_signed(chrono::Duration::days(index * len))
+        .unwrap_or(day);
+    let end = start
+        .checked_add_signed(chrono::Duration::days(len - 1))
+        .unwrap_or(NaiveDate::MAX);
+    (start, end)
 }
 
 /// What `History` must hold to evaluate `fact` under `rule`: (type, sensed only, first day, last day).

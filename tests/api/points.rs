@@ -27,10 +27,10 @@ both_backends!(
     rule_definitions_are_validated_field_by_field,
 );
 
-const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
-const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
+pub(crate) const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
+pub(crate) const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
 
-async fn admin(app: &TestApp) -> String {
+pub(crate) async fn admin(app: &TestApp) -> String {
     use karada::db::schema::users;
     let s = app.register("ops@example.jp").await;
     let id = karada::db::Id(s.user_id.parse().unwrap());
@@ -41,15 +41,15 @@ async fn admin(app: &TestApp) -> String {
     s.access
 }
 
-async fn upload(app: &TestApp, token: &str, body: Value) -> u16 {
+pub(crate) async fn upload(app: &TestApp, token: &str, body: Value) -> u16 {
     app.post("/v1/measurements", Some(token), body).await.status.as_u16()
 }
 
-fn steps(day: &str, hour: u32, count: i64) -> Value {
+pub(crate) fn steps(day: &str, hour: u32, count: i64) -> Value {
     json!({"type": "steps", "effective_at": format!("{day}T{hour:02}:00:00+09:00"), "values": {"count": count}})
 }
 
-async fn balance(app: &TestApp, s: &Session) -> i64 {
+pub(crate) async fn balance(app: &TestApp, s: &Session) -> i64 {
     let r = app.get("/v1/points", Some(&s.access)).await;
     r.expect(200);
     let osaka = r.body["items"]
@@ -100,7 +100,7 @@ async fn step_tiers_pay_once_per_day_however_the_day_is_reuploaded(app: TestApp)
     assert_eq!(balance(&app, &s).await, 5);
 }
 
-fn weight(day: &str, hour: u32, kg: f64) -> Value {
+pub(crate) fn weight(day: &str, hour: u32, kg: f64) -> Value {
     json!({"type": "body_weight", "effective_at": format!("{day}T{hour:02}:00:00+09:00"), "values": {"kg": kg}})
 }
 

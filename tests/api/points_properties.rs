@@ -16,6 +16,8 @@ use karada::http::throttle::Throttle;
 use crate::common::{Backend, TestApp, TestDb};
 
 const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
+const STREAK_RULE: u128 = 0x01a2_0000_0000_7000_8000_0000_0000_0f01;
+const CAMPAIGN_RULE: u128 = 0x01a2_0000_0000_7000_8000_0000_0000_0f02;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -33,6 +35,8 @@ enum Op {
     Retry(usize),
     /// Delete the measurement an earlier upload stored.
     Delete(usize),
+    /// Buy lottery tickets (2 points each) with the points earned so far.
+    Spend(i64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -41,6 +45,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u32..3, 0u32..24).prop_map(|(day, hour)| Op::Weight { day, hour }),
         1 => (0usize..20).prop_map(Op::Retry),
         1 => (0usize..20).prop_map(Op::Delete),
+        1 => (1i64..4).prop_map(Op::Spend),
     ]
 }
 
@@ -68,6 +73,54 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
         .set(programmes::daily_cap.eq(cap))
         .execute(&mut db.conn())
         .unwrap();
+    // Beside the seeded rules: a two-day weighing streak (periods 20–21 and 22–23 November), a
+    // campaign doubling the step tiers on the 21st, and a lottery to spend on.
+    let lottery = Id::new();
+    {
+        use karada::points::rules::{Rule, RuleKind};
+        let mut conn = db.conn();
+        let rule = |id: u128, title: &str, kind: RuleKind, from: &str, to: Option<&str>| Rule {
+            id: Id(uuid::Uuid::from_u128(id)),
+            programme_id: "osaka".into(),
+            title: title.into(),
+            kind,
+            active_from: Some(from.parse().unwrap()),
+            active_to: to.map(|t| t.parse().unwrap()),
+            min_age: None,
+            max_age: None,
+            sensed_only: false,
+        };
+        let streak = RuleKind::Streak {
+            measurement_type: "body_weight".into(),
+            days: 2,
+            points: 3,
+        };
+        karada::points::create_rule(&mut conn, &rule(STREAK_RULE, "Streak", streak, "2026-11-20", None)).unwrap();
+        let campaign = RuleKind::CampaignMultiplier {
+            multiplier: 2.0,
+            rule_ids: vec![STEPS_RULE.parse().unwrap()],
+        };
+        let c = rule(CAMPAIGN_RULE, "Campaign", campaign, "2026-11-21", Some("2026-11-21"));
+        karada::points::create_rule(&mut conn, &c).unwrap();
+        let now = karada::db::Ts::now();
+        karada::points::lotteries::create(
+            &mut conn,
+            &karada::points::lotteries::Lottery {
+                id: lottery,
+                programme_id: "osaka".into(),
+                title: "Prize".into(),
+                prize: "Tickets".into(),
+                cost_per_entry: 2,
+                winners: 1,
+                closes_at: now.plus(chrono::Duration::days(1)),
+                closed_at: None,
+                seed: None,
+                drawn_at: None,
+                created_at: now,
+            },
+        )
+        .unwrap();
+    }
     let app = TestApp::on(db, Throttle::new(5, 30)).await;
     let s = app.register("prop@example.jp").await;
     let mut sent: Vec<Value> = Vec::new();
@@ -86,6 +139,16 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
                     .call(Method::DELETE, &format!("/v1/measurements/{id}"), Some(&s.access), None)
                     .await;
                 assert!(matches!(r.status.as_u16(), 204 | 404));
+            }
+            Op::Spend(count) => {
+                let r = app
+                    .post(
+                        &format!("/v1/lotteries/{}/entries", lottery.0),
+                        Some(&s.access),
+                        json!({ "count": count }),
+                    )
+                    .await;
+                assert!(matches!(r.status.as_u16(), 201 | 409), "{r:?}");
             }
             Op::Retry(_) | Op::Delete(_) => {}
             _ => {
@@ -123,11 +186,18 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
     let sum: i32 = after.iter().map(|e| e.1).sum();
     assert_eq!(balance.unwrap_or(0), sum, "balance differs from the ledger sum");
 
+    assert!(balance.unwrap_or(0) >= 0);
     let mut per_day: HashMap<NaiveDate, i32> = HashMap::new();
     let mut weight_awards: HashMap<NaiveDate, usize> = HashMap::new();
     let mut tier_awards: HashMap<NaiveDate, usize> = HashMap::new();
+    let mut streak_awards = 0;
     for (rule, delta, date) in &after {
-        *per_day.entry(*date).or_default() += delta;
+        if *delta > 0 {
+            *per_day.entry(*date).or_default() += delta;
+        }
+        if *rule == uuid::Uuid::from_u128(STREAK_RULE).to_string() {
+            streak_awards += 1;
+        }
         if rule == STEPS_RULE {
             *tier_awards.entry(*date).or_default() += 1;
         } else if rule.ends_with("0003") {
@@ -139,6 +209,7 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
             assert!(*total <= cap, "{date}: {total} points over the cap of {cap}");
         }
     }
+    assert!(streak_awards <= 2, "two streak periods, {streak_awards} streak awards");
     for (date, n) in &weight_awards {
         assert!(*n <= 1, "{date}: weighing paid {n} times");
     }

@@ -1,0 +1,529 @@
+//! Awards at local midnight: the resident's own calendar day decides.
+//!
+//! Every award counts for the day the resident's timezone (not UTC, not the offset written in
+//! `effective_at`, not the server's) puts the measurement on: once-a-day rules pay again just after
+//! local midnight and not again until the next one, and the programme's daily cap starts afresh.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::Method;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use karada::db::schema::{points_balances, points_ledger};
+
+use crate::both_backends;
+use crate::common::{Session, TestApp};
+
+both_backends!(
+    a_tokyo_resident_earns_on_each_side_of_local_midnight,
+    the_offset_written_in_effective_at_does_not_choose_the_day,
+    a_london_resident_earns_by_london_days_in_summer_and_winter,
+    london_days_stretch_and_shrink_when_the_clocks_change,
+    the_same_instant_is_a_different_day_for_tokyo_and_london_residents,
+    moving_to_another_timezone_never_pays_a_local_day_twice,
+    a_batch_straddling_local_midnight_pays_each_local_day,
+    the_daily_cap_resets_at_local_midnight,
+    today_earned_counts_the_residents_own_today,
+);
+
+const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
+const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
+const BLOOD_PRESSURE_RULE: &str = "01a20000-0000-7000-8000-000000000004";
+const CHECKUP_RULE: &str = "01a20000-0000-7000-8000-000000000005";
+const SCREENING_RULE: &str = "01a20000-0000-7000-8000-000000000006";
+
+fn steps(at: &str, count: i64) -> Value {
+    json!({"type": "steps", "effective_at": at, "values": {"count": count}})
+}
+
+fn weight(at: &str) -> Value {
+    json!({"type": "body_weight", "effective_at": at, "values": {"kg": 61.0}})
+}
+
+fn blood_pressure(at: &str) -> Value {
+    json!({"type": "blood_pressure", "effective_at": at, "values": {"systolic_mmhg": 120, "diastolic_mmhg": 80}})
+}
+
+fn checkup(kind: &str, at: &str, date: &str) -> Value {
+    json!({"type": "health_checkup", "effective_at": at, "values": {"kind": kind, "checkup_date": date}})
+}
+
+/// Uploads one measurement (accepted, or an older daily total kept as it was); returns it.
+async fn upload(app: &TestApp, s: &Session, body: Value) -> Value {
+    let r = app.post("/v1/measurements", Some(&s.access), body).await;
+    assert!(
+        matches!(r.status.as_u16(), 200 | 201),
+        "upload refused: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.raw)
+    );
+    r.body
+}
+
+/// Uploads one measurement and checks the local day the server gave it; returns its id.
+async fn upload_on(app: &TestApp, s: &Session, body: Value, local_date: &str) -> String {
+    let m = upload(app, s, body).await;
+    assert_eq!(m["local_date"], local_date, "local day of {m}");
+    m["id"].as_str().unwrap().to_owned()
+}
+
+async fn set_timezone(app: &TestApp, s: &Session, tz: &str) {
+    let r = app
+        .call(Method::PATCH, "/v1/me", Some(&s.access), Some(json!({"timezone": tz})))
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["timezone"], tz);
+}
+
+/// The resident's standing in the `osaka` programme.
+async fn standing(app: &TestApp, s: &Session) -> Value {
+    let r = app.get("/v1/points", Some(&s.access)).await;
+    r.expect(200);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["programme"]["id"] == "osaka")
+        .unwrap()
+        .clone()
+}
+
+/// The `osaka` balance, checked against the ledger sum and the stored balance row.
+async fn balance(app: &TestApp, s: &Session) -> i64 {
+    let b = standing(app, s).await["balance"].as_i64().unwrap();
+    let id = karada::db::Id(s.user_id.parse().unwrap());
+    let mut conn = app.db.conn();
+    let deltas: Vec<i32> = points_ledger::table
+        .filter(points_ledger::user_id.eq(id))
+        .filter(points_ledger::programme_id.eq("osaka"))
+        .select(points_ledger::delta)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        b,
+        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
+        "balance must equal the ledger sum"
+    );
+    if b > 0 {
+        let stored: i32 = points_balances::table
+            .filter(points_balances::user_id.eq(id))
+            .filter(points_balances::programme_id.eq("osaka"))
+            .select(points_balances::balance)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(i64::from(stored), b);
+    }
+    b
+}
+
+/// One ledger entry, as the resident sees it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Award {
+    local_date: String,
+    rule_id: String,
+    delta: i64,
+    measurement_id: String,
+}
+
+async fn awards(app: &TestApp, s: &Session) -> Vec<Award> {
+    let r = app.get("/v1/points/ledger?limit=500", Some(&s.access)).await;
+    r.expect(200);
+    assert!(r.body["next_cursor"].is_null());
+    let mut out: Vec<Award> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| Award {
+            local_date: e["local_date"].as_str().unwrap().to_owned(),
+            rule_id: e["rule_id"].as_str().unwrap().to_owned(),
+            delta: e["delta"].as_i64().unwrap(),
+            measurement_id: e["measurement_id"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// (local day, rule, points) of every award, sorted.
+async fn paid(app: &TestApp, s: &Session) -> Vec<(String, &'static str, i64)> {
+    let rules = [
+        STEPS_RULE,
+        WEIGHT_RULE,
+        BLOOD_PRESSURE_RULE,
+        CHECKUP_RULE,
+        SCREENING_RULE,
+    ];
+    let mut out: Vec<_> = awards(app, s)
+        .await
+        .into_iter()
+        .map(|a| {
+            let rule = rules
+                .into_iter()
+                .find(|r| *r == a.rule_id)
+                .unwrap_or_else(|| panic!("unexpected rule {}", a.rule_id));
+            (a.local_date, rule, a.delta)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Points per local day.
+async fn per_day(app: &TestApp, s: &Session) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for a in awards(app, s).await {
+        *out.entry(a.local_date).or_default() += a.delta;
+    }
+    out
+}
+
+fn day(d: &str, points: i64) -> (String, i64) {
+    (d.to_owned(), points)
+}
+
+fn award(d: &str, rule: &'static str, points: i64) -> (String, &'static str, i64) {
+    (d.to_owned(), rule, points)
+}
+
+async fn a_tokyo_resident_earns_on_each_side_of_local_midnight(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    assert_eq!(
+        app.get("/v1/me", Some(&s.access)).await.body["timezone"],
+        "Asia/Tokyo",
+        "the default timezone"
+    );
+    // One second apart, on the same UTC day, but on two Tokyo days.
+    let before = upload_on(&app, &s, steps("2026-11-23T14:59:59Z", 2500), "2026-11-23").await;
+    let after = upload_on(&app, &s, steps("2026-11-23T15:00:00Z", 4500), "2026-11-24").await;
+    assert_eq!(
+        balance(&app, &s).await,
+        3,
+        "2,000 on the 23rd; 2,000 and 4,000 on the 24th"
+    );
+    let w_before = upload_on(&app, &s, weight("2026-11-23T23:59:00+09:00"), "2026-11-23").await;
+    let w_after = upload_on(&app, &s, weight("2026-11-24T00:00:00+09:00"), "2026-11-24").await;
+    assert_eq!(balance(&app, &s).await, 5, "a weighing on each Tokyo day");
+    upload_on(&app, &s, weight("2026-11-24T00:30:00+09:00"), "2026-11-24").await;
+    assert_eq!(balance(&app, &s).await, 5, "the 24th's weighing is already paid");
+
+    assert_eq!(
+        paid(&app, &s).await,
+        vec![
+            award("2026-11-23", STEPS_RULE, 1),
+            award("2026-11-23", WEIGHT_RULE, 1),
+            award("2026-11-24", STEPS_RULE, 1),
+            award("2026-11-24", STEPS_RULE, 1),
+            award("2026-11-24", WEIGHT_RULE, 1),
+        ]
+    );
+    // Each award points at the measurement that earned it.
+    let by_measurement: BTreeMap<String, Vec<(String, String)>> =
+        awards(&app, &s).await.into_iter().fold(BTreeMap::new(), |mut m, a| {
+            m.entry(a.measurement_id).or_default().push((a.local_date, a.rule_id));
+            m
+        });
+    assert_eq!(by_measurement.len(), 4, "the 00:30 weighing earned nothing");
+    assert_eq!(
+        by_measurement[&before],
+        vec![("2026-11-23".to_owned(), STEPS_RULE.to_owned())]
+    );
+    assert_eq!(by_measurement[&after].len(), 2);
+    assert_eq!(
+        by_measurement[&w_before],
+        vec![("2026-11-23".to_owned(), WEIGHT_RULE.to_owned())]
+    );
+    assert_eq!(
+        by_measurement[&w_after],
+        vec![("2026-11-24".to_owned(), WEIGHT_RULE.to_owned())]
+    );
+}
+
+async fn the_offset_written_in_effective_at_does_not_choose_the_day(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    // Written on the 22nd in California: 16:30 on the 23rd in Tokyo.
+    upload_on(&app, &s, weight("2026-11-22T23:30:00-08:00"), "2026-11-23").await;
+    // Written on the 22nd too, but 23:00 on the 22nd in Tokyo: another day, paid.
+    upload_on(&app, &s, weight("2026-11-22T06:00:00-08:00"), "2026-11-22").await;
+    assert_eq!(balance(&app, &s).await, 2);
+    // Written on the 23rd in Tokyo's offset and in UTC: the 23rd, already paid.
+    upload_on(&app, &s, weight("2026-11-23T08:00:00+09:00"), "2026-11-23").await;
+    upload_on(&app, &s, weight("2026-11-23T00:00:00Z"), "2026-11-23").await;
+    assert_eq!(balance(&app, &s).await, 2);
+    assert_eq!(
+        paid(&app, &s).await,
+        vec![award("2026-11-22", WEIGHT_RULE, 1), award("2026-11-23", WEIGHT_RULE, 1)]
+    );
+}
+
+async fn a_london_resident_earns_by_london_days_in_summer_and_winter(app: TestApp) {
+    let s = app.register("alice@example.co.uk").await;
+    set_timezone(&app, &s, "Europe/London").await;
+
+    // Summer (BST, UTC+1): London's midnight is 23:00 UTC.
+    upload_on(&app, &s, steps("2026-06-30T22:59:59Z", 2500), "2026-06-30").await;
+    upload_on(&app, &s, steps("2026-06-30T23:00:00Z", 2500), "2026-07-01").await;
+    upload_on(&app, &s, weight("2026-06-30T22:59:59Z"), "2026-06-30").await;
+    upload_on(&app, &s, weight("2026-06-30T23:00:00Z"), "2026-07-01").await;
+    assert_eq!(balance(&app, &s).await, 4);
+    // Past UTC midnight but the same London day (1 July): the day's steps total is replaced, so
+    // only the newly crossed tier pays, and the day's weighing is already paid.
+    upload_on(&app, &s, steps("2026-07-01T00:30:00Z", 4500), "2026-07-01").await;
+    upload_on(&app, &s, weight("2026-07-01T00:30:00Z"), "2026-07-01").await;
+    assert_eq!(balance(&app, &s).await, 5);
+
+    // Winter (GMT): London's midnight is UTC midnight.
+    upload_on(&app, &s, weight("2026-02-01T23:59:59Z"), "2026-02-01").await;
+    upload_on(&app, &s, weight("2026-02-02T00:00:00Z"), "2026-02-02").await;
+    assert_eq!(balance(&app, &s).await, 7);
+    // Tokyo's midnight (15:00 UTC) means nothing to a London resident.
+    upload_on(&app, &s, weight("2026-02-02T14:59:59Z"), "2026-02-02").await;
+    upload_on(&app, &s, weight("2026-02-02T15:00:00Z"), "2026-02-02").await;
+    assert_eq!(balance(&app, &s).await, 7);
+
+    assert_eq!(
+        paid(&app, &s).await,
+        vec![
+            award("2026-02-01", WEIGHT_RULE, 1),
+            award("2026-02-02", WEIGHT_RULE, 1),
+            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", WEIGHT_RULE, 1),
+            award("2026-07-01", STEPS_RULE, 1),
+            award("2026-07-01", STEPS_RULE, 1),
+            award("2026-07-01", WEIGHT_RULE, 1),
+        ]
+    );
+}
+
+async fn london_days_stretch_and_shrink_when_the_clocks_change(app: TestApp) {
+    let s = app.register("alice@example.co.uk").await;
+    set_timezone(&app, &s, "Europe/London").await;
+    // 25 October 2026 has 25 hours in London: from 23:00 UTC on the 24th to midnight UTC on the 26th.
+    upload_on(&app, &s, weight("2026-10-24T22:59:59Z"), "2026-10-24").await;
+    upload_on(&app, &s, weight("2026-10-24T23:00:00Z"), "2026-10-25").await;
+    upload_on(&app, &s, weight("2026-10-25T23:59:59Z"), "2026-10-25").await;
+    upload_on(&app, &s, weight("2026-10-26T00:00:00Z"), "2026-10-26").await;
+    assert_eq!(balance(&app, &s).await, 3, "the long day pays once");
+    // 29 March 2026 has 23 hours: from midnight UTC to 23:00 UTC.
+    upload_on(&app, &s, weight("2026-03-28T23:59:59Z"), "2026-03-28").await;
+    upload_on(&app, &s, weight("2026-03-29T00:00:00Z"), "2026-03-29").await;
+    upload_on(&app, &s, weight("2026-03-29T22:59:59Z"), "2026-03-29").await;
+    upload_on(&app, &s, weight("2026-03-29T23:00:00Z"), "2026-03-30").await;
+    assert_eq!(balance(&app, &s).await, 6, "the short day pays once");
+    assert_eq!(
+        per_day(&app, &s).await,
+        BTreeMap::from([
+            day("2026-03-28", 1),
+            day("2026-03-29", 1),
+            day("2026-03-30", 1),
+            day("2026-10-24", 1),
+            day("2026-10-25", 1),
+            day("2026-10-26", 1),
+        ])
+    );
+}
+
+async fn the_same_instant_is_a_different_day_for_tokyo_and_london_residents(app: TestApp) {
+    let tokyo = app.register("taro@example.jp").await;
+    let london = app.register("alice@example.co.uk").await;
+    set_timezone(&app, &london, "Europe/London").await;
+    // 16:00 UTC on the 24th: 01:00 on the 25th in Tokyo, 16:00 on the 24th in London.
+    for s in [&tokyo, &london] {
+        upload(&app, s, steps("2026-11-24T16:00:00Z", 2500)).await;
+        upload(&app, s, weight("2026-11-24T16:00:00Z")).await;
+    }
+    // 08:00 UTC on the 24th: 17:00 on the 24th in Tokyo (a new day for the Tokyo resident), 08:00
+    // on the 24th in London (the London resident's weighing that day is already paid).
+    for s in [&tokyo, &london] {
+        upload(&app, s, weight("2026-11-24T08:00:00Z")).await;
+    }
+    assert_eq!(
+        paid(&app, &tokyo).await,
+        vec![
+            award("2026-11-24", WEIGHT_RULE, 1),
+            award("2026-11-25", STEPS_RULE, 1),
+            award("2026-11-25", WEIGHT_RULE, 1),
+        ]
+    );
+    assert_eq!(
+        paid(&app, &london).await,
+        vec![award("2026-11-24", STEPS_RULE, 1), award("2026-11-24", WEIGHT_RULE, 1)]
+    );
+    assert_eq!(balance(&app, &tokyo).await, 3);
+    assert_eq!(balance(&app, &london).await, 2);
+    // The stored measurements carry the same days.
+    let days = |s: &Session| {
+        let id = karada::db::Id(s.user_id.parse().unwrap());
+        let mut conn = app.db.conn();
+        use karada::db::schema::measurements;
+        let mut d: Vec<NaiveDate> = measurements::table
+            .filter(measurements::user_id.eq(id))
+            .select(measurements::local_date)
+            .load(&mut conn)
+            .unwrap();
+        d.sort();
+        d
+    };
+    let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    assert_eq!(
+        days(&tokyo),
+        vec![date("2026-11-24"), date("2026-11-25"), date("2026-11-25")]
+    );
+    assert_eq!(days(&london), vec![date("2026-11-24"); 3]);
+}
+
+async fn moving_to_another_timezone_never_pays_a_local_day_twice(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    // 01:00 on the 21st in Tokyo.
+    upload_on(&app, &s, weight("2026-11-20T16:00:00Z"), "2026-11-21").await;
+    assert_eq!(balance(&app, &s).await, 1);
+    set_timezone(&app, &s, "Europe/London").await;
+    // The move applies from the next upload: 17:00 UTC on the 20th is the 20th in London, a day
+    // never paid.
+    upload_on(&app, &s, weight("2026-11-20T17:00:00Z"), "2026-11-20").await;
+    assert_eq!(balance(&app, &s).await, 2);
+    // The 21st in London: that calendar day was already paid while in Tokyo.
+    upload_on(&app, &s, weight("2026-11-21T12:00:00Z"), "2026-11-21").await;
+    assert_eq!(balance(&app, &s).await, 2);
+    // Paid awards keep the day they were paid for.
+    assert_eq!(
+        paid(&app, &s).await,
+        vec![award("2026-11-20", WEIGHT_RULE, 1), award("2026-11-21", WEIGHT_RULE, 1)]
+    );
+}
+
+async fn a_batch_straddling_local_midnight_pays_each_local_day(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let items = vec![
+        steps("2026-11-23T14:59:59Z", 4500),
+        steps("2026-11-23T15:00:00Z", 2500),
+        weight("2026-11-23T14:59:59Z"),
+        weight("2026-11-23T15:00:00Z"),
+        weight("2026-11-23T15:30:00Z"),
+    ];
+    let r = app
+        .post("/v1/measurements/batch", Some(&s.access), json!({ "items": items }))
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["invalid"], 0, "{}", r.body);
+    assert_eq!(balance(&app, &s).await, 5);
+    assert_eq!(
+        paid(&app, &s).await,
+        vec![
+            award("2026-11-23", STEPS_RULE, 1),
+            award("2026-11-23", STEPS_RULE, 1),
+            award("2026-11-23", WEIGHT_RULE, 1),
+            award("2026-11-24", STEPS_RULE, 1),
+            award("2026-11-24", WEIGHT_RULE, 1),
+        ]
+    );
+}
+
+async fn the_daily_cap_resets_at_local_midnight(app: TestApp) {
+    // Tokyo: the 20th is filled to the cap of 20 in its last hour (still the 20th in UTC too).
+    let tokyo = app.register("taro@example.jp").await;
+    upload_on(
+        &app,
+        &tokyo,
+        checkup("specific_health_checkup", "2026-11-20T14:00:00Z", "2026-11-20"),
+        "2026-11-20",
+    )
+    .await;
+    upload_on(
+        &app,
+        &tokyo,
+        checkup("cancer_screening", "2026-11-20T14:10:00Z", "2026-11-20"),
+        "2026-11-20",
+    )
+    .await;
+    upload_on(&app, &tokyo, steps("2026-11-20T14:59:59Z", 10000), "2026-11-20").await;
+    assert_eq!(balance(&app, &tokyo).await, 20);
+    upload_on(&app, &tokyo, weight("2026-11-20T14:59:59Z"), "2026-11-20").await;
+    upload_on(&app, &tokyo, blood_pressure("2026-11-20T14:59:59Z"), "2026-11-20").await;
+    assert_eq!(balance(&app, &tokyo).await, 20, "the 20th is full");
+    // One second later it is the 21st in Tokyo (still the 20th in UTC): a fresh day.
+    upload_on(&app, &tokyo, weight("2026-11-20T15:00:00Z"), "2026-11-21").await;
+    upload_on(&app, &tokyo, blood_pressure("2026-11-20T15:00:00Z"), "2026-11-21").await;
+    upload_on(&app, &tokyo, steps("2026-11-20T15:00:00Z", 10000), "2026-11-21").await;
+    assert_eq!(balance(&app, &tokyo).await, 27);
+    assert_eq!(
+        per_day(&app, &tokyo).await,
+        BTreeMap::from([day("2026-11-20", 20), day("2026-11-21", 7)])
+    );
+
+    // London in summer: 30 June is filled, and 23:00 UTC on 30 June is already 1 July there.
+    let london = app.register("alice@example.co.uk").await;
+    set_timezone(&app, &london, "Europe/London").await;
+    upload_on(
+        &app,
+        &london,
+        checkup("specific_health_checkup", "2026-06-30T20:00:00Z", "2026-06-30"),
+        "2026-06-30",
+    )
+    .await;
+    upload_on(
+        &app,
+        &london,
+        checkup("cancer_screening", "2026-06-30T20:10:00Z", "2026-06-30"),
+        "2026-06-30",
+    )
+    .await;
+    upload_on(&app, &london, steps("2026-06-30T22:59:59Z", 10000), "2026-06-30").await;
+    upload_on(&app, &london, weight("2026-06-30T22:59:59Z"), "2026-06-30").await;
+    assert_eq!(balance(&app, &london).await, 20, "30 June is full");
+    upload_on(&app, &london, weight("2026-06-30T23:00:00Z"), "2026-07-01").await;
+    assert_eq!(balance(&app, &london).await, 21);
+    assert_eq!(
+        paid(&app, &london).await,
+        vec![
+            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", CHECKUP_RULE, 10),
+            award("2026-06-30", SCREENING_RULE, 5),
+            award("2026-07-01", WEIGHT_RULE, 1),
+        ]
+    );
+}
+
+/// The start of `tz`'s current day, and that day.
+fn local_midnight(tz: chrono_tz::Tz) -> (DateTime<Utc>, NaiveDate) {
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let midnight = tz
+        .from_local_datetime(&today.and_hms_opt(0, 0, 0).unwrap())
+        .earliest()
+        .unwrap();
+    (midnight.with_timezone(&Utc), today)
+}
+
+async fn today_earned_counts_the_residents_own_today(app: TestApp) {
+    let tokyo = app.register("taro@example.jp").await;
+    let london = app.register("alice@example.co.uk").await;
+    set_timezone(&app, &london, "Europe/London").await;
+    for (s, tz) in [(&tokyo, chrono_tz::Asia::Tokyo), (&london, chrono_tz::Europe::London)] {
+        // A weighing in the resident's last second of yesterday, another and some steps at the
+        // first second of today: by the real clock, both are in the past.
+        let (midnight, today) = local_midnight(tz);
+        let yesterday = today.pred_opt().unwrap().to_string();
+        let last_second = (midnight - chrono::Duration::seconds(1)).to_rfc3339();
+        let first_second = midnight.to_rfc3339();
+        upload_on(&app, s, weight(&last_second), &yesterday).await;
+        upload_on(&app, s, weight(&first_second), &today.to_string()).await;
+        upload_on(&app, s, steps(&first_second, 2500), &today.to_string()).await;
+        let st = standing(&app, s).await;
+        assert_eq!(st["balance"], 3);
+        assert_eq!(st["lifetime_earned"], 3);
+        // Unless the resident's day turned over while the test ran, two of them are today's.
+        if local_midnight(tz).1 == today {
+            assert_eq!(st["today_earned"], 2, "{tz}: today is {today}");
+        }
+        assert_eq!(
+            per_day(&app, s).await,
+            BTreeMap::from([(yesterday, 1), (today.to_string(), 2)])
+        );
+        assert_eq!(balance(&app, s).await, 3);
+    }
+}
