@@ -118,22 +118,13 @@ async fn admin_create_event(
     Ok(HttpResponse::Created().json(EventView::from(created)))
 }
 
-/// A page of events.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventPage {
-    /// Newest first.
-    pub items: Vec<EventView>,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Every event, newest first (operators only).
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of events", body = EventPage),
+        (status = 200, description = "A page of events", body = Paged<EventView>),
         (status = 400, description = "Malformed cursor", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json")
     )
@@ -143,17 +134,14 @@ async fn admin_list_events(
     state: web::Data<AppState>,
     who: Principal,
     query: web::Query<PageQuery>,
-) -> AppResult<web::Json<EventPage>> {
+) -> AppResult<web::Json<Paged<EventView>>> {
     who.require_admin()?;
     let page = query.page()?;
     let rows = state
         .db(move |c| Ok(events::list(c, page.after, PageQuery::fetch(page))?))
         .await?;
     let paged = Paged::from_rows(page, rows, |e| e.id, EventView::from);
-    Ok(web::Json(EventPage {
-        items: paged.items,
-        next_cursor: paged.next_cursor,
-    }))
+    Ok(web::Json(paged))
 }
 
 /// `POST /v1/events/check-in` body.

@@ -79,15 +79,6 @@ fn view(l: Lottery, now: Ts, my_tickets: i64, won: bool) -> LotteryView {
     }
 }
 
-/// A page of lotteries.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LotteryPage {
-    /// Newest first.
-    pub items: Vec<LotteryView>,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// The lotteries of the programmes the caller may earn in, newest first, with the caller's
 /// tickets and wins.
 #[utoipa::path(
@@ -95,7 +86,7 @@ pub struct LotteryPage {
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of lotteries", body = LotteryPage),
+        (status = 200, description = "A page of lotteries", body = Paged<LotteryView>),
         (status = 400, description = "Malformed cursor", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json")
     )
@@ -105,7 +96,7 @@ async fn list_lotteries(
     state: web::Data<AppState>,
     who: Principal,
     query: web::Query<PageQuery>,
-) -> AppResult<web::Json<LotteryPage>> {
+) -> AppResult<web::Json<Paged<LotteryView>>> {
     who.require(Scope::PointsRead)?;
     let page = query.page()?;
     let (_, age) = today_and_age(&who);
@@ -129,10 +120,7 @@ async fn list_lotteries(
             view(l, now, tickets.get(&id).copied().unwrap_or(0), won.contains(&id))
         },
     );
-    Ok(web::Json(LotteryPage {
-        items: paged.items,
-        next_cursor: paged.next_cursor,
-    }))
+    Ok(web::Json(paged))
 }
 
 /// Loads a lottery the caller may take part in, with their part in it.
@@ -312,22 +300,13 @@ pub struct MyEntryView {
     pub won: Option<bool>,
 }
 
-/// A page of the caller's purchases.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MyEntriesPage {
-    /// Newest first.
-    pub items: Vec<MyEntryView>,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// The caller's lottery entries and wins, newest first.
 #[utoipa::path(
     tag = "points",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of entries", body = MyEntriesPage),
+        (status = 200, description = "A page of entries", body = Paged<MyEntryView>),
         (status = 400, description = "Malformed cursor", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json")
     )
@@ -337,7 +316,7 @@ async fn my_entries(
     state: web::Data<AppState>,
     who: Principal,
     query: web::Query<PageQuery>,
-) -> AppResult<web::Json<MyEntriesPage>> {
+) -> AppResult<web::Json<Paged<MyEntryView>>> {
     who.require(Scope::PointsRead)?;
     let page = query.page()?;
     let user_id = who.user_id;
@@ -368,10 +347,7 @@ async fn my_entries(
             }
         },
     );
-    Ok(web::Json(MyEntriesPage {
-        items: paged.items,
-        next_cursor: paged.next_cursor,
-    }))
+    Ok(web::Json(paged))
 }
 
 /// `POST /v1/admin/lotteries` body.
@@ -500,22 +476,13 @@ async fn admin_create_lottery(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// A page of lotteries, for operators.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LotteryAdminPage {
-    /// Newest first.
-    pub items: Vec<LotteryAdminView>,
-    /// Cursor of the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Every lottery, newest first.
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of lotteries", body = LotteryAdminPage),
+        (status = 200, description = "A page of lotteries", body = Paged<LotteryAdminView>),
         (status = 400, description = "Malformed cursor", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json")
     )
@@ -525,7 +492,7 @@ async fn admin_list_lotteries(
     state: web::Data<AppState>,
     who: Principal,
     query: web::Query<PageQuery>,
-) -> AppResult<web::Json<LotteryAdminPage>> {
+) -> AppResult<web::Json<Paged<LotteryAdminView>>> {
     who.require_admin()?;
     let page = query.page()?;
     let views = state
@@ -538,10 +505,7 @@ async fn admin_list_lotteries(
         })
         .await?;
     let paged = Paged::from_rows(page, views, |v| Id(v.id), |v| v);
-    Ok(web::Json(LotteryAdminPage {
-        items: paged.items,
-        next_cursor: paged.next_cursor,
-    }))
+    Ok(web::Json(paged))
 }
 
 /// One lottery with its entrants, tickets, seed and winners.

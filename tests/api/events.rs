@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use karada::db::Id;
-use karada::db::schema::{events, points_balances, points_ledger, programmes, users};
+use karada::db::schema::{events, points_ledger, programmes};
 
 use crate::both_backends;
 use crate::common::{Resp, Session, TestApp};
+use crate::points::{admin, balance};
 
 both_backends!(
     checking_in_pays_the_events_points_once,
@@ -27,58 +28,9 @@ both_backends!(
 
 const WALK: &str = "Osaka Castle morning walk";
 
-fn uid(s: &Session) -> Id {
-    Id(s.user_id.parse().unwrap())
-}
-
-/// An operator's access token.
-async fn admin(app: &TestApp) -> String {
-    let s = app.register("ops@example.jp").await;
-    diesel::update(users::table.find(uid(&s)))
-        .set(users::role.eq("admin"))
-        .execute(&mut app.db.conn())
-        .unwrap();
-    s.access
-}
-
 /// An instant relative to now, RFC 3339.
 fn from_now(d: Duration) -> String {
     (Utc::now() + d).to_rfc3339()
-}
-
-/// The resident's `osaka` balance through the API, checked against the ledger sum and the stored
-/// balance row.
-async fn balance(app: &TestApp, s: &Session) -> i64 {
-    let r = app.get("/v1/points", Some(&s.access)).await;
-    r.expect(200);
-    let osaka = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["programme"]["id"] == "osaka")
-        .unwrap();
-    let b = osaka["balance"].as_i64().unwrap();
-    let mut conn = app.db.conn();
-    let deltas: Vec<i32> = points_ledger::table
-        .filter(points_ledger::user_id.eq(uid(s)))
-        .filter(points_ledger::programme_id.eq("osaka"))
-        .select(points_ledger::delta)
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(
-        b,
-        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
-        "balance must equal the ledger sum"
-    );
-    let stored: Option<i32> = points_balances::table
-        .filter(points_balances::user_id.eq(uid(s)))
-        .filter(points_balances::programme_id.eq("osaka"))
-        .select(points_balances::balance)
-        .first(&mut conn)
-        .optional()
-        .unwrap();
-    assert_eq!(i64::from(stored.unwrap_or(0)), b, "the stored balance");
-    b
 }
 
 async fn ledger(app: &TestApp, s: &Session) -> Vec<Value> {

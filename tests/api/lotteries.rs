@@ -7,12 +7,13 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use karada::db::schema::{lotteries, lottery_entries, points_balances, points_ledger, users};
+use karada::db::schema::{lotteries, lottery_entries, points_balances, points_ledger};
 use karada::db::{Id, Ts};
 use karada::points::lotteries::{pick_winners, tickets_by_resident};
 
 use crate::both_backends;
 use crate::common::{Resp, Session, TestApp};
+use crate::points::{admin, balance};
 
 both_backends!(
     entering_a_lottery_spends_points_and_records_tickets,
@@ -33,16 +34,6 @@ const ONSEN: &str = "Onsen weekend";
 
 fn uid(s: &Session) -> Id {
     Id(s.user_id.parse().unwrap())
-}
-
-/// An operator's access token.
-async fn admin(app: &TestApp) -> String {
-    let s = app.register("ops@example.jp").await;
-    diesel::update(users::table.find(uid(&s)))
-        .set(users::role.eq("admin"))
-        .execute(&mut app.db.conn())
-        .unwrap();
-    s.access
 }
 
 /// The resident's local date (Tokyo) `k` days ago.
@@ -69,42 +60,6 @@ async fn earn(app: &TestApp, s: &Session, points: i64) {
         day += 1;
     }
     assert_eq!(balance(app, s).await, before + points);
-}
-
-/// The resident's `osaka` balance through the API, checked against the ledger sum and the stored
-/// balance row, which may never be negative.
-async fn balance(app: &TestApp, s: &Session) -> i64 {
-    let r = app.get("/v1/points", Some(&s.access)).await;
-    r.expect(200);
-    let osaka = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["programme"]["id"] == "osaka")
-        .unwrap();
-    let b = osaka["balance"].as_i64().unwrap();
-    let mut conn = app.db.conn();
-    let deltas: Vec<i32> = points_ledger::table
-        .filter(points_ledger::user_id.eq(uid(s)))
-        .filter(points_ledger::programme_id.eq("osaka"))
-        .select(points_ledger::delta)
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(
-        b,
-        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
-        "balance must equal the ledger sum"
-    );
-    let stored: Option<i32> = points_balances::table
-        .filter(points_balances::user_id.eq(uid(s)))
-        .filter(points_balances::programme_id.eq("osaka"))
-        .select(points_balances::balance)
-        .first(&mut conn)
-        .optional()
-        .unwrap();
-    assert_eq!(i64::from(stored.unwrap_or(0)), b, "the stored balance");
-    assert!(b >= 0, "a balance is never negative");
-    b
 }
 
 async fn ledger(app: &TestApp, s: &Session) -> Vec<Value> {

@@ -11,10 +11,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use karada::db::schema::{points_balances, points_ledger};
-
 use crate::both_backends;
 use crate::common::{Session, TestApp};
+use crate::points::balance;
 
 both_backends!(
     a_tokyo_resident_earns_on_each_side_of_local_midnight,
@@ -88,34 +87,6 @@ async fn standing(app: &TestApp, s: &Session) -> Value {
         .find(|p| p["programme"]["id"] == "osaka")
         .unwrap()
         .clone()
-}
-
-/// The `osaka` balance, checked against the ledger sum and the stored balance row.
-async fn balance(app: &TestApp, s: &Session) -> i64 {
-    let b = standing(app, s).await["balance"].as_i64().unwrap();
-    let id = karada::db::Id(s.user_id.parse().unwrap());
-    let mut conn = app.db.conn();
-    let deltas: Vec<i32> = points_ledger::table
-        .filter(points_ledger::user_id.eq(id))
-        .filter(points_ledger::programme_id.eq("osaka"))
-        .select(points_ledger::delta)
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(
-        b,
-        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
-        "balance must equal the ledger sum"
-    );
-    if b > 0 {
-        let stored: i32 = points_balances::table
-            .filter(points_balances::user_id.eq(id))
-            .filter(points_balances::programme_id.eq("osaka"))
-            .select(points_balances::balance)
-            .first(&mut conn)
-            .unwrap();
-        assert_eq!(i64::from(stored), b);
-    }
-    b
 }
 
 /// One ledger entry, as the resident sees it.
