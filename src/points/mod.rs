@@ -6,6 +6,7 @@
 //! resident's balance row is locked while awarding, so per-programme daily caps hold under
 //! concurrency too.
 
+mod bulk;
 pub mod events;
 pub mod lotteries;
 pub mod rules;
@@ -261,32 +262,47 @@ pub fn award_for(
     involved.dedup();
     lock_balances(conn, user_id, &involved)?;
 
-    let keys: Vec<&str> = cands.iter().flat_map(|c| c.keys.iter().map(String::as_str)).collect();
-    let mut taken: HashSet<(String, String)> = points_ledger::table
-        .filter(points_ledger::user_id.eq(user_id))
-        .filter(points_ledger::programme_id.eq_any(&involved))
-        .filter(points_ledger::award_key.eq_any(&keys))
-        .select((points_ledger::programme_id, points_ledger::award_key.assume_not_null()))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    // One read of the resident's entries on the candidates' days serves the daily caps and every
+    // day-scoped key (step tiers, daily logging); only keys of longer periods (first, year,
+    // streak) are looked up by key, and they are few.
     let mut dates: Vec<NaiveDate> = cands.iter().map(|c| c.local_date).collect();
     dates.sort();
     dates.dedup();
+    let mut taken: HashSet<(String, String)> = HashSet::new();
     let mut earned: HashMap<(String, NaiveDate), i64> = HashMap::new();
-    let rows: Vec<(String, NaiveDate, i32)> = points_ledger::table
+    let rows: Vec<(String, NaiveDate, i32, Option<String>)> = points_ledger::table
         .filter(points_ledger::user_id.eq(user_id))
         .filter(points_ledger::programme_id.eq_any(&involved))
         .filter(points_ledger::local_date.eq_any(&dates))
-        .filter(points_ledger::delta.gt(0))
         .select((
             points_ledger::programme_id,
             points_ledger::local_date,
             points_ledger::delta,
+            points_ledger::award_key,
         ))
         .load(conn)?;
-    for (p, d, delta) in rows {
-        *earned.entry((p, d)).or_default() += i64::from(delta);
+    for (p, d, delta, key) in rows {
+        if delta > 0 {
+            *earned.entry((p.clone(), d)).or_default() += i64::from(delta);
+        }
+        if let Some(k) = key {
+            taken.insert((p, k));
+        }
+    }
+    let long_keys: Vec<&str> = cands
+        .iter()
+        .filter(|c| !c.day_scoped)
+        .flat_map(|c| c.keys.iter().map(String::as_str))
+        .collect();
+    if !long_keys.is_empty() {
+        taken.extend(
+            points_ledger::table
+                .filter(points_ledger::user_id.eq(user_id))
+                .filter(points_ledger::programme_id.eq_any(&involved))
+                .filter(points_ledger::award_key.eq_any(&long_keys))
+                .select((points_ledger::programme_id, points_ledger::award_key.assume_not_null()))
+                .load::<(String, String)>(conn)?,
+        );
     }
 
     let now = Ts::now();
@@ -397,7 +413,10 @@ pub(crate) fn append(conn: &mut DbConn, user_id: Id, entries: &[LedgerEntry]) ->
     if entries.is_empty() {
         return Ok(());
     }
-    crate::on_backend!(conn, c => diesel::insert_into(points_ledger::table).values(entries).execute(c))?;
+    match conn {
+        DbConn::Pg(c) => bulk::LedgerUnnest::new(entries).execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(points_ledger::table).values(entries).execute(c)?,
+    };
     let mut sums: HashMap<&str, (i32, i32)> = HashMap::new();
     for e in entries {
         let s = sums.entry(e.programme_id.as_str()).or_default();

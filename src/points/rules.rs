@@ -199,6 +199,9 @@ pub struct Candidate {
     pub measurement_id: Id,
     /// Alternative award keys in order of use (several when a rule pays more than once per period).
     pub keys: Vec<String>,
+    /// Whether the keys belong to `local_date` alone (step tiers, daily logging): an award under
+    /// them is always dated that day, so reading the day's entries finds it.
+    pub day_scoped: bool,
 }
 
 /// Whether `age` lies in the inclusive range; without a known age, only an unbounded range admits.
@@ -264,6 +267,10 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
         local_date: fact.local_date,
         measurement_id: fact.id,
         keys,
+        day_scoped: matches!(
+            rule.kind,
+            RuleKind::DailySteps { .. } | RuleKind::MeasurementLogged { .. }
+        ),
     };
     let r = rule.id;
     match &rule.kind {
