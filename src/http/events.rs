@@ -1,6 +1,6 @@
 //! Event routes: operators create events with a check-in code; residents check in once per event.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -69,6 +69,31 @@ impl From<Event> for EventView {
     }
 }
 
+impl EventInput {
+    fn into_event(self, id: Id, code: String, created_at: Ts) -> Event {
+        Event {
+            id,
+            programme_id: self.programme,
+            title: self.title.trim().to_owned(),
+            points: self.points,
+            code,
+            starts_at: self.starts_at.into(),
+            ends_at: self.ends_at.into(),
+            created_at,
+        }
+    }
+}
+
+fn check(c: &mut crate::db::DbConn, event: &Event) -> AppResult<()> {
+    let programmes: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
+    let errors = events::validate(event, &programmes);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
 /// Creates an event; the answer carries its check-in code.
 #[utoipa::path(
     tag = "admin",
@@ -86,24 +111,10 @@ async fn admin_create_event(
     body: web::Json<EventInput>,
 ) -> AppResult<HttpResponse> {
     who.require_admin()?;
-    let input = body.into_inner();
-    let mut event = Event {
-        id: Id::new(),
-        programme_id: input.programme,
-        title: input.title.trim().to_owned(),
-        points: input.points,
-        code: String::new(),
-        starts_at: input.starts_at.into(),
-        ends_at: input.ends_at.into(),
-        created_at: Ts::now(),
-    };
+    let mut event = body.into_inner().into_event(Id::new(), String::new(), Ts::now());
     let created = state
         .tx(move |c| {
-            let programmes: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
-            let errors = events::validate(&event, &programmes);
-            if !errors.is_empty() {
-                return Err(AppError::Validation(errors));
-            }
+            check(c, &event)?;
             // 32^8 codes: a clash is unlikely, and a few redraws make it vanishingly so.
             for _ in 0..5 {
                 event.code = random_code();
@@ -142,6 +153,92 @@ async fn admin_list_events(
         .await?;
     let paged = Paged::from_rows(page, rows, |e| e.id, EventView::from);
     Ok(web::Json(paged))
+}
+
+/// One event, with its code.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/v1/admin/events/{id}")]
+async fn admin_get_event(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<web::Json<EventView>> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    let event = state
+        .db(move |c| events::find(c, id)?.ok_or(AppError::NotFound))
+        .await?;
+    Ok(web::Json(event.into()))
+}
+
+/// Changes an event (its code stays). Check-ins already paid keep their points.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = EventInput,
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses(
+        (status = 200, description = "Changed", body = EventView),
+        (status = 400, description = "Malformed id or body", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[put("/v1/admin/events/{id}")]
+async fn admin_update_event(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<EventInput>,
+) -> AppResult<web::Json<EventView>> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    let input = body.into_inner();
+    let event = state
+        .tx(move |c| {
+            let current = events::find(c, id)?.ok_or(AppError::NotFound)?;
+            let event = input.into_event(id, current.code, current.created_at);
+            check(c, &event)?;
+            events::update(c, &event)?;
+            Ok(event)
+        })
+        .await?;
+    Ok(web::Json(event.into()))
+}
+
+/// Deletes an event: its code stops working; check-ins already paid stay in residents' ledgers.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/v1/admin/events/{id}")]
+async fn admin_delete_event(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    if state.tx(move |c| Ok(events::delete(c, id)?)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
 /// `POST /v1/events/check-in` body.
@@ -240,5 +337,8 @@ async fn check_in(
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(admin_create_event)
         .service(admin_list_events)
+        .service(admin_get_event)
+        .service(admin_update_event)
+        .service(admin_delete_event)
         .service(check_in);
 }

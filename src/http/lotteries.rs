@@ -1,7 +1,7 @@
 //! Lottery routes: residents list lotteries and buy tickets with points; operators create, close
 //! and draw them.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -372,6 +372,48 @@ pub struct LotteryInput {
     pub closes_at: DateTime<Utc>,
 }
 
+impl LotteryInput {
+    fn into_lottery(self, id: Id, created_at: Ts) -> Lottery {
+        Lottery {
+            id,
+            programme_id: self.programme,
+            title: self.title.trim().to_owned(),
+            prize: self.prize.trim().to_owned(),
+            cost_per_entry: self.cost_per_entry,
+            winners: self.winners,
+            closes_at: self.closes_at.into(),
+            closed_at: None,
+            seed: None,
+            drawn_at: None,
+            created_at,
+        }
+    }
+}
+
+fn check(c: &mut crate::db::DbConn, lottery: &Lottery) -> AppResult<()> {
+    let programmes: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
+    let errors = lotteries::validate(lottery, &programmes, Ts::now());
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+fn blocked(b: lotteries::Blocked) -> AppError {
+    match b {
+        lotteries::Blocked::NotFound => AppError::NotFound,
+        lotteries::Blocked::Drawn => AppError::StateConflict {
+            slug: "already-drawn",
+            detail: "the lottery has been drawn; its seed and winners are recorded".to_owned(),
+        },
+        lotteries::Blocked::HasEntries => AppError::StateConflict {
+            slug: "lottery-has-entries",
+            detail: "residents have spent points on this lottery; it can only be closed and drawn".to_owned(),
+        },
+    }
+}
+
 /// A lottery as operators see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LotteryAdminView {
@@ -447,28 +489,10 @@ async fn admin_create_lottery(
     body: web::Json<LotteryInput>,
 ) -> AppResult<HttpResponse> {
     who.require_admin()?;
-    let input = body.into_inner();
-    let now = Ts::now();
-    let lottery = Lottery {
-        id: Id::new(),
-        programme_id: input.programme,
-        title: input.title.trim().to_owned(),
-        prize: input.prize.trim().to_owned(),
-        cost_per_entry: input.cost_per_entry,
-        winners: input.winners,
-        closes_at: input.closes_at.into(),
-        closed_at: None,
-        seed: None,
-        drawn_at: None,
-        created_at: now,
-    };
+    let lottery = body.into_inner().into_lottery(Id::new(), Ts::now());
     let created = state
         .tx(move |c| {
-            let programmes: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
-            let errors = lotteries::validate(&lottery, &programmes, now);
-            if !errors.is_empty() {
-                return Err(AppError::Validation(errors));
-            }
+            check(c, &lottery)?;
             lotteries::create(c, &lottery)?;
             admin_view(c, lottery)
         })
@@ -534,6 +558,76 @@ async fn admin_get_lottery(
         })
         .await?;
     Ok(web::Json(v))
+}
+
+/// Changes a lottery nobody has entered yet (`409 lottery-has-entries` once anyone has: they
+/// bought tickets on its terms; `409 already-drawn` after the draw).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = LotteryInput,
+    params(("id" = uuid::Uuid, Path, description = "Lottery id")),
+    responses(
+        (status = 200, description = "Changed", body = LotteryAdminView),
+        (status = 400, description = "Malformed id or body", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lottery", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "lottery-has-entries or already-drawn", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[put("/v1/admin/lotteries/{id}")]
+async fn admin_update_lottery(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<LotteryInput>,
+) -> AppResult<web::Json<LotteryAdminView>> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    let input = body.into_inner();
+    let v = state
+        .tx(move |c| {
+            let current = lotteries::editable(c, id)?.map_err(blocked)?;
+            let mut lottery = input.into_lottery(id, current.created_at);
+            lottery.closed_at = current.closed_at;
+            check(c, &lottery)?;
+            lotteries::update(c, &lottery)?;
+            let l = lotteries::find(c, id)?.ok_or(AppError::NotFound)?;
+            admin_view(c, l)
+        })
+        .await?;
+    Ok(web::Json(v))
+}
+
+/// Deletes a lottery nobody has entered (`409 lottery-has-entries` once anyone has: close and
+/// draw it instead).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Lottery id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lottery", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "lottery-has-entries or already-drawn", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/v1/admin/lotteries/{id}")]
+async fn admin_delete_lottery(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    state
+        .tx(move |c| {
+            lotteries::editable(c, id)?.map_err(blocked)?;
+            lotteries::delete(c, id)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Closes a lottery to entries now (closing a closed one changes nothing).
@@ -619,10 +713,7 @@ async fn admin_draw_lottery(
             seed,
             winners: winners.into_iter().map(|w| w.0).collect(),
         })),
-        Draw::AlreadyDrawn => Err(AppError::StateConflict {
-            slug: "already-drawn",
-            detail: "the lottery has been drawn; its seed and winners are recorded".to_owned(),
-        }),
+        Draw::AlreadyDrawn => Err(blocked(lotteries::Blocked::Drawn)),
         Draw::NotFound => Err(AppError::NotFound),
     }
 }
@@ -636,6 +727,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(admin_create_lottery)
         .service(admin_list_lotteries)
         .service(admin_get_lottery)
+        .service(admin_update_lottery)
+        .service(admin_delete_lottery)
         .service(admin_close_lottery)
         .service(admin_draw_lottery);
 }

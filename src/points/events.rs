@@ -57,6 +57,32 @@ pub fn create(conn: &mut DbConn, event: &Event) -> QueryResult<()> {
     crate::on_backend!(conn, c => diesel::insert_into(events::table).values(event).execute(c)).map(|_| ())
 }
 
+/// One event.
+pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Event>> {
+    events::table.find(id).select(Event::as_select()).first(conn).optional()
+}
+
+/// Changes an event's programme, title, points and window; its id and code stay. Check-ins already
+/// paid keep their points. False if there is no such event.
+pub fn update(conn: &mut DbConn, event: &Event) -> QueryResult<bool> {
+    let n = diesel::update(events::table.find(event.id))
+        .set((
+            events::programme_id.eq(&event.programme_id),
+            events::title.eq(&event.title),
+            events::points.eq(event.points),
+            events::starts_at.eq(event.starts_at),
+            events::ends_at.eq(event.ends_at),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Deletes an event: its code stops working; check-ins already paid stay in the ledger (with the
+/// event's title). False if there is no such event.
+pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+    Ok(diesel::delete(events::table.find(id)).execute(conn)? == 1)
+}
+
 /// Whether a code is already in use.
 pub fn code_taken(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(events::table.filter(events::code.eq(code)))).get_result(conn)

@@ -131,6 +131,61 @@ pub fn create(conn: &mut DbConn, lottery: &Lottery) -> QueryResult<()> {
     crate::on_backend!(conn, c => diesel::insert_into(lotteries::table).values(lottery).execute(c)).map(|_| ())
 }
 
+/// Whether anyone has bought tickets in the lottery.
+pub fn has_entries(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        lottery_entries::table.filter(lottery_entries::lottery_id.eq(id)),
+    ))
+    .get_result(conn)
+}
+
+/// Changes a lottery that nobody has entered yet (the caller checks, under the lock of its
+/// transaction). False if there is no such lottery.
+pub fn update(conn: &mut DbConn, lottery: &Lottery) -> QueryResult<bool> {
+    let n = diesel::update(lotteries::table.find(lottery.id))
+        .set((
+            lotteries::programme_id.eq(&lottery.programme_id),
+            lotteries::title.eq(&lottery.title),
+            lotteries::prize.eq(&lottery.prize),
+            lotteries::cost_per_entry.eq(lottery.cost_per_entry),
+            lotteries::winners.eq(lottery.winners),
+            lotteries::closes_at.eq(lottery.closes_at),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Deletes a lottery nobody has entered (the caller checks). False if there is no such lottery.
+pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+    Ok(diesel::delete(lotteries::table.find(id)).execute(conn)? == 1)
+}
+
+/// What stands in the way of changing or deleting a lottery: it must exist, be undrawn and have
+/// no entries (points were spent on them, and cancelling would need refunds). Locks it.
+pub fn editable(conn: &mut DbConn, id: Id) -> QueryResult<Result<Lottery, Blocked>> {
+    let Some(lottery) = lock(conn, id, true)? else {
+        return Ok(Err(Blocked::NotFound));
+    };
+    if lottery.drawn_at.is_some() {
+        return Ok(Err(Blocked::Drawn));
+    }
+    if has_entries(conn, id)? {
+        return Ok(Err(Blocked::HasEntries));
+    }
+    Ok(Ok(lottery))
+}
+
+/// Why a lottery cannot be changed or deleted.
+#[derive(Debug)]
+pub enum Blocked {
+    /// No such lottery.
+    NotFound,
+    /// It has been drawn.
+    Drawn,
+    /// Residents hold tickets in it.
+    HasEntries,
+}
+
 /// One lottery.
 pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
     lotteries::table

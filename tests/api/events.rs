@@ -24,6 +24,7 @@ both_backends!(
     a_check_in_ledger_entry_names_the_event,
     events_are_validated_field_by_field_and_nothing_is_created,
     residents_cannot_manage_events,
+    an_operator_changes_and_deletes_an_event_without_touching_what_was_paid,
 );
 
 const WALK: &str = "Osaka Castle morning walk";
@@ -467,4 +468,47 @@ async fn residents_cannot_manage_events(app: TestApp) {
         .await
         .expect(403);
     assert_eq!(balance(&app, &s).await, 0);
+}
+
+async fn an_operator_changes_and_deletes_an_event_without_touching_what_was_paid(app: TestApp) {
+    let ops = admin(&app).await;
+    let event = open_event(&app, &ops, 10).await;
+    let id = event["id"].as_str().unwrap().to_owned();
+    let code = event["code"].as_str().unwrap().to_owned();
+    let taro = app.register("taro@example.jp").await;
+    check_in(&app, &taro, &code).await.expect(201);
+
+    let path = format!("/v1/admin/events/{id}");
+    let got = app.get(&path, Some(&ops)).await;
+    got.expect(200);
+    assert_eq!(got.body["code"], code.as_str());
+    let body = json!({"programme": "osaka", "title": "Castle walk (longer)", "points": 20,
+                      "starts_at": from_now(-Duration::hours(1)), "ends_at": from_now(Duration::hours(3))});
+    let r = app.call(Method::PUT, &path, Some(&ops), Some(body.clone())).await;
+    r.expect(200);
+    assert_eq!(r.body["code"], code.as_str(), "the code stays");
+    assert_eq!(r.body["points"], 20);
+    let hanako = app.register("hanako@example.jp").await;
+    check_in(&app, &hanako, &code).await.expect(201);
+    assert_eq!(balance(&app, &hanako).await, 20);
+    assert_eq!(balance(&app, &taro).await, 10, "what was paid keeps its points");
+
+    let mut bad = body.clone();
+    bad["points"] = json!(0);
+    let r = app.call(Method::PUT, &path, Some(&ops), Some(bad)).await;
+    r.expect(422);
+    assert_eq!(r.error_fields(), vec!["points"]);
+    let unknown = format!("/v1/admin/events/{}", uuid::Uuid::now_v7());
+    app.call(Method::PUT, &unknown, Some(&ops), Some(body))
+        .await
+        .expect(404);
+    app.get(&unknown, Some(&ops)).await.expect(404);
+
+    app.call(Method::DELETE, &path, Some(&ops), None).await.expect(204);
+    app.call(Method::DELETE, &path, Some(&ops), None).await.expect(404);
+    app.get(&path, Some(&ops)).await.expect(404);
+    let jiro = app.register("jiro@example.jp").await;
+    check_in(&app, &jiro, &code).await.expect(404);
+    assert_eq!(balance(&app, &taro).await, 10, "check-ins already paid stay");
+    assert_eq!(ledger(&app, &taro).await[0]["title"], WALK);
 }

@@ -28,6 +28,7 @@ both_backends!(
     lotteries_are_validated_field_by_field_and_nothing_is_created,
     residents_cannot_manage_lotteries,
     an_entry_count_out_of_range_is_refused,
+    a_lottery_can_be_changed_or_deleted_only_until_someone_enters,
 );
 
 const ONSEN: &str = "Onsen weekend";
@@ -976,4 +977,50 @@ async fn an_entry_count_out_of_range_is_refused(app: TestApp) {
     let r = enter(&app, &s, &lottery, json!({"count": 10, "client_ref": "r".repeat(100)})).await;
     r.expect(201);
     assert_eq!(r.body["balance"], 0);
+}
+
+async fn a_lottery_can_be_changed_or_deleted_only_until_someone_enters(app: TestApp) {
+    let ops = admin(&app).await;
+    let lottery = create_lottery(&app, &ops, ONSEN, 3, 1).await;
+    let path = format!("/v1/admin/lotteries/{lottery}");
+    let body = |cost: i64| {
+        json!({"programme": "osaka", "title": "Onsen weekend (two prizes)", "prize": "Two nights at Arima",
+               "cost_per_entry": cost, "winners": 2, "closes_at": from_now(Duration::days(10))})
+    };
+    let r = app.call(Method::PUT, &path, Some(&ops), Some(body(2))).await;
+    r.expect(200);
+    assert_eq!(r.body["cost_per_entry"], 2);
+    assert_eq!(r.body["winners"], 2);
+    let r = app.call(Method::PUT, &path, Some(&ops), Some(body(0))).await;
+    r.expect(422);
+    assert_eq!(r.error_fields(), vec!["cost_per_entry"]);
+
+    let s = app.register("taro@example.jp").await;
+    earn(&app, &s, 4).await;
+    enter(&app, &s, &lottery, json!({"count": 1})).await.expect(201);
+    // Residents bought tickets on these terms: no more changes, and no deletion.
+    let r = app.call(Method::PUT, &path, Some(&ops), Some(body(1))).await;
+    assert_problem(&r, 409, "lottery-has-entries");
+    let r = app.call(Method::DELETE, &path, Some(&ops), None).await;
+    assert_problem(&r, 409, "lottery-has-entries");
+    assert_eq!(admin_get(&app, &ops, &lottery).await["cost_per_entry"], 2);
+    assert_eq!(balance(&app, &s).await, 2);
+
+    let empty = create_lottery(&app, &ops, "Spare", 1, 1).await;
+    let empty_path = format!("/v1/admin/lotteries/{empty}");
+    app.call(Method::DELETE, &empty_path, Some(&ops), None)
+        .await
+        .expect(204);
+    app.get(&empty_path, Some(&ops)).await.expect(404);
+    app.call(Method::DELETE, &empty_path, Some(&ops), None)
+        .await
+        .expect(404);
+
+    let drawn = create_lottery(&app, &ops, "Drawn", 1, 1).await;
+    draw(&app, &ops, &drawn, json!({"seed": "s"})).await.expect(200);
+    let drawn_path = format!("/v1/admin/lotteries/{drawn}");
+    let r = app.call(Method::PUT, &drawn_path, Some(&ops), Some(body(1))).await;
+    assert_problem(&r, 409, "already-drawn");
+    let r = app.call(Method::DELETE, &drawn_path, Some(&ops), None).await;
+    assert_problem(&r, 409, "already-drawn");
 }
