@@ -85,7 +85,7 @@ impl EventInput {
 }
 
 fn check(c: &mut crate::db::DbConn, event: &Event) -> AppResult<()> {
-    let programmes: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
+    let programmes: Vec<String> = points::programme_ids(c)?;
     let errors = events::validate(event, &programmes);
     if errors.is_empty() {
         Ok(())

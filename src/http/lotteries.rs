@@ -391,7 +391,7 @@ impl LotteryInput {
 }
 
 fn check(c: &mut crate::db::DbConn, lottery: &Lottery) -> AppResult<()> {
-    let programmes: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
+    let programmes: Vec<String> = points::programme_ids(c)?;
     let errors = lotteries::validate(lottery, &programmes, Ts::now());
     if errors.is_empty() {
         Ok(())
@@ -521,7 +521,7 @@ async fn admin_list_lotteries(
     let page = query.page()?;
     let views = state
         .db(move |c| {
-            let ids: Vec<String> = points::programmes(c)?.into_iter().map(|p| p.id).collect();
+            let ids: Vec<String> = points::programme_ids(c)?;
             let rows = lotteries::list(c, &ids, page.after, PageQuery::fetch(page))?;
             rows.into_iter()
                 .map(|l| admin_view(c, l))

@@ -308,7 +308,7 @@ fn check_rule(c: &mut crate::db::DbConn, id: Id, input: RuleInput) -> AppResult<
         max_age: input.max_age,
         sensed_only: input.sensed_only.unwrap_or(false),
     };
-    let programmes = programme_ids(c)?;
+    let programmes = points::programme_ids(c)?;
     let in_force = points::active_rules(c, &programmes)?;
     let errors = points::rules::validate_rule(&rule, &programmes, &in_force);
     if errors.is_empty() {
@@ -316,10 +316,6 @@ fn check_rule(c: &mut crate::db::DbConn, id: Id, input: RuleInput) -> AppResult<
     } else {
         Err(AppError::Validation(errors))
     }
-}
-
-fn programme_ids(c: &mut crate::db::DbConn) -> AppResult<Vec<String>> {
-    Ok(points::programmes(c)?.into_iter().map(|p| p.id).collect())
 }
 
 /// Every rule in force, in every programme (operators only).
@@ -333,7 +329,7 @@ async fn admin_list_rules(state: web::Data<AppState>, who: Principal) -> AppResu
     who.require_admin()?;
     let rules = state
         .db(|c| {
-            let ids = programme_ids(c)?;
+            let ids = points::programme_ids(c)?;
             Ok(points::active_rules(c, &ids)?)
         })
         .await?;

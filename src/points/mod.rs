@@ -103,6 +103,14 @@ pub fn programmes(conn: &mut DbConn) -> QueryResult<Vec<Programme>> {
         .load(conn)
 }
 
+/// Every programme's id.
+pub fn programme_ids(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    programmes::table
+        .select(programmes::id)
+        .order(programmes::id.asc())
+        .load(conn)
+}
+
 /// The programmes a resident of this age may earn in.
 pub fn eligible_programmes(conn: &mut DbConn, age: Option<i32>) -> QueryResult<Vec<Programme>> {
     Ok(programmes(conn)?.into_iter().filter(|p| p.admits(age)).collect())
