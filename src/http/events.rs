@@ -296,13 +296,8 @@ async fn check_in(
     let user_id = who.user_id;
     let (event, outcome) = state
         .tx(move |c| {
-            let event = events::find_by_code(c, &code)?.ok_or(AppError::NotFound)?;
-            if !points::eligible_programmes(c, age)?
-                .iter()
-                .any(|p| p.id == event.programme_id)
-            {
-                return Err(AppError::NotFound);
-            }
+            let programmes = points::eligible_programme_ids(c, age)?;
+            let event = events::find_by_code(c, &code, &programmes)?.ok_or(AppError::NotFound)?;
             let outcome = events::check_in(c, user_id, &event, today)?;
             Ok((event, outcome))
         })

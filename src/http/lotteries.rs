@@ -103,7 +103,7 @@ async fn list_lotteries(
     let user_id = who.user_id;
     let (rows, tickets, won) = state
         .db(move |c| {
-            let ids: Vec<String> = points::eligible_programmes(c, age)?.into_iter().map(|p| p.id).collect();
+            let ids = points::eligible_programme_ids(c, age)?;
             let rows = lotteries::list(c, &ids, page.after, PageQuery::fetch(page))?;
             let lottery_ids: Vec<Id> = rows.iter().map(|l| l.id).collect();
             let (tickets, won) = lotteries::my_part(c, user_id, &lottery_ids)?;
@@ -125,11 +125,8 @@ async fn list_lotteries(
 
 /// Loads a lottery the caller may take part in, with their part in it.
 fn visible(c: &mut crate::db::DbConn, user_id: Id, age: Option<i32>, id: Id) -> AppResult<(Lottery, i64, bool)> {
-    let lottery = lotteries::find(c, id)?.ok_or(AppError::NotFound)?;
-    let eligible = points::eligible_programmes(c, age)?;
-    if !eligible.iter().any(|p| p.id == lottery.programme_id) {
-        return Err(AppError::NotFound);
-    }
+    let programmes = points::eligible_programme_ids(c, age)?;
+    let lottery = lotteries::find_in(c, id, &programmes)?.ok_or(AppError::NotFound)?;
     let (tickets, won) = lotteries::my_part(c, user_id, &[id])?;
     Ok((lottery, tickets.get(&id).copied().unwrap_or(0), won.contains(&id)))
 }
@@ -217,38 +214,26 @@ async fn enter_lottery(
     who.require(Scope::Account)?;
     let id = Id(path.into_inner());
     let input = body.into_inner();
-    let mut errors = Vec::new();
-    let tickets = i32::try_from(input.count)
-        .ok()
-        .filter(|n| (1..=lotteries::MAX_TICKETS).contains(n));
-    if tickets.is_none() {
-        errors.push(crate::error::FieldError::new("count", "must be between 1 and 1000"));
-    }
-    if input
-        .client_ref
-        .as_ref()
-        .is_some_and(|r| r.is_empty() || r.chars().count() > 100)
-    {
-        errors.push(crate::error::FieldError::new(
-            "client_ref",
-            "must be 1 to 100 characters",
-        ));
-    }
-    let Some(tickets) = tickets.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
+    let tickets = lotteries::validate_entry(input.count, input.client_ref.as_deref()).map_err(AppError::Validation)?;
     let (today, age) = today_and_age(&who);
     let user_id = who.user_id;
-    let (outcome, balance) = state
+    let outcome = state
         .tx(move |c| {
-            let (lottery, _, _) = visible(c, user_id, age, id)?;
-            let outcome = lotteries::enter(c, user_id, id, tickets, input.client_ref, today)?;
-            Ok((outcome, points::balance(c, user_id, &lottery.programme_id)?))
+            let programmes = points::eligible_programme_ids(c, age)?;
+            Ok(lotteries::enter(
+                c,
+                user_id,
+                &programmes,
+                id,
+                tickets,
+                input.client_ref,
+                today,
+            )?)
         })
         .await?;
-    let (entry, created) = match outcome {
-        Enter::Bought(e) => (e, true),
-        Enter::Repeated(e) => (e, false),
+    let (entry, balance, created) = match outcome {
+        Enter::Bought(e, balance) => (e, balance, true),
+        Enter::Repeated(e, balance) => (e, balance, false),
         Enter::NotFound => return Err(AppError::NotFound),
         Enter::NotOpen => {
             return Err(AppError::StateConflict {

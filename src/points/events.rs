@@ -101,10 +101,12 @@ pub fn list(conn: &mut DbConn, before: Option<Id>, limit: i64) -> QueryResult<Ve
     q.load(conn)
 }
 
-/// The event with this (normalised) code.
-pub fn find_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Event>> {
+/// The event with this (normalised) code, if it belongs to one of `programmes` (those the
+/// resident may earn in).
+pub fn find_by_code(conn: &mut DbConn, code: &str, programmes: &[String]) -> QueryResult<Option<Event>> {
     events::table
         .filter(events::code.eq(code))
+        .filter(events::programme_id.eq_any(programmes))
         .select(Event::as_select())
         .first(conn)
         .optional()
@@ -127,7 +129,8 @@ fn award_key(event: &Event) -> String {
 
 /// Checks the resident in and pays the event's points, in the caller's transaction. Event points
 /// are not limited by the programme's daily cap: the operator set them for this event, and the cap
-/// is there to bound what devices can earn in a day. Eligibility is the caller's check.
+/// is there to bound what devices can earn in a day. The event comes from [`find_by_code`], which
+/// only finds events of the resident's programmes.
 pub fn check_in(conn: &mut DbConn, user_id: Id, event: &Event, local_date: NaiveDate) -> QueryResult<CheckIn> {
     let now = Ts::now();
     let key = award_key(event);

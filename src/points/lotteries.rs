@@ -163,7 +163,7 @@ pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
 /// What stands in the way of changing or deleting a lottery: it must exist, be undrawn and have
 /// no entries (points were spent on them, and cancelling would need refunds). Locks it.
 pub fn editable(conn: &mut DbConn, id: Id) -> QueryResult<Result<Lottery, Blocked>> {
-    let Some(lottery) = lock(conn, id, true)? else {
+    let Some(lottery) = lock(conn, id)? else {
         return Ok(Err(Blocked::NotFound));
     };
     if lottery.drawn_at.is_some() {
@@ -209,31 +209,70 @@ pub fn list(conn: &mut DbConn, programme_ids: &[String], before: Option<Id>, lim
     q.load(conn)
 }
 
-/// Reads a lottery and locks it: `exclusive` for a draw (PostgreSQL `FOR UPDATE`), shared for an
-/// entry (`FOR SHARE`), so no entry can be bought into a lottery while it is being drawn. On
-/// SQLite, write transactions already run one at a time.
-fn lock(conn: &mut DbConn, id: Id, exclusive: bool) -> QueryResult<Option<Lottery>> {
-    match conn {
-        DbConn::Pg(c) => {
-            let q = lotteries::table.find(id).select(Lottery::as_select());
-            if exclusive {
-                q.for_update().first(c).optional()
-            } else {
-                q.for_share().first(c).optional()
-            }
-        }
-        _ => find(conn, id),
+/// Reads a lottery and locks it for a draw or a change (PostgreSQL `FOR UPDATE`); purchases take
+/// a shared lock ([`lock_in`]), so no ticket can be bought into a lottery while it is being drawn.
+/// On SQLite, write transactions already run one at a time.
+fn lock(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
+    if let DbConn::Pg(c) = conn {
+        return lotteries::table
+            .find(id)
+            .select(Lottery::as_select())
+            .for_update()
+            .first(c)
+            .optional();
+    }
+    find(conn, id)
+}
+
+/// The lottery, if it belongs to one of `programmes` (those the resident may take part in).
+pub fn find_in(conn: &mut DbConn, id: Id, programmes: &[String]) -> QueryResult<Option<Lottery>> {
+    lotteries::table
+        .filter(lotteries::id.eq(id))
+        .filter(lotteries::programme_id.eq_any(programmes))
+        .select(Lottery::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Like [`find_in`], share-locked on PostgreSQL for a purchase (see [`lock`]).
+fn lock_in(conn: &mut DbConn, id: Id, programmes: &[String]) -> QueryResult<Option<Lottery>> {
+    if let DbConn::Pg(c) = conn {
+        return lotteries::table
+            .filter(lotteries::id.eq(id))
+            .filter(lotteries::programme_id.eq_any(programmes))
+            .select(Lottery::as_select())
+            .for_share()
+            .first(c)
+            .optional();
+    }
+    find_in(conn, id, programmes)
+}
+
+/// Checks a purchase request: 1 to [`MAX_TICKETS`] tickets, a client reference of 1–100
+/// characters if any. Returns the ticket count.
+pub fn validate_entry(count: i64, client_ref: Option<&str>) -> Result<i32, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let tickets = i32::try_from(count).ok().filter(|n| (1..=MAX_TICKETS).contains(n));
+    if tickets.is_none() {
+        errors.push(FieldError::new("count", format!("must be between 1 and {MAX_TICKETS}")));
+    }
+    if client_ref.is_some_and(|r| r.is_empty() || r.chars().count() > 100) {
+        errors.push(FieldError::new("client_ref", "must be 1 to 100 characters"));
+    }
+    match tickets {
+        Some(t) if errors.is_empty() => Ok(t),
+        _ => Err(errors),
     }
 }
 
 /// What became of a request to buy tickets.
 #[derive(Debug)]
 pub enum Enter {
-    /// Bought now.
-    Bought(Entry),
+    /// Bought now; the balance afterwards.
+    Bought(Entry, i32),
     /// A retry of a purchase already made with the same client reference: nothing spent again.
-    Repeated(Entry),
-    /// No such lottery.
+    Repeated(Entry, i32),
+    /// No such lottery in the resident's programmes.
     NotFound,
     /// The lottery no longer takes entries.
     NotOpen,
@@ -246,17 +285,18 @@ pub enum Enter {
     },
 }
 
-/// Buys `tickets` tickets in a lottery for the resident, spending points in the caller's
-/// transaction. The check that the resident may take part in the programme is the caller's.
+/// Buys `tickets` tickets in a lottery of one of `programmes` (those the resident may take part
+/// in) for the resident, spending points in the caller's transaction.
 pub fn enter(
     conn: &mut DbConn,
     user_id: Id,
+    programmes: &[String],
     lottery_id: Id,
     tickets: i32,
     client_ref: Option<String>,
     today: NaiveDate,
 ) -> QueryResult<Enter> {
-    let Some(lottery) = lock(conn, lottery_id, false)? else {
+    let Some(lottery) = lock_in(conn, lottery_id, programmes)? else {
         return Ok(Enter::NotFound);
     };
     // The resident's purchases in a programme take turns, so a retry racing its original finds it
@@ -271,7 +311,10 @@ pub fn enter(
             .first(conn)
             .optional()?;
         if let Some(e) = earlier {
-            return Ok(Enter::Repeated(e));
+            return Ok(Enter::Repeated(
+                e,
+                super::balance(conn, user_id, &lottery.programme_id)?,
+            ));
         }
     }
     if lottery.status(Ts::now()) != Status::Open {
@@ -298,7 +341,10 @@ pub fn enter(
         created_at: ledger.created_at,
     };
     crate::on_backend!(conn, c => diesel::insert_into(lottery_entries::table).values(&entry).execute(c))?;
-    Ok(Enter::Bought(entry))
+    Ok(Enter::Bought(
+        entry,
+        super::balance(conn, user_id, &lottery.programme_id)?,
+    ))
 }
 
 /// Closes a lottery to entries if it is still open; returns it as it now stands.
@@ -331,7 +377,7 @@ pub enum Draw {
 
 /// Closes the lottery if still open and draws its winners with `seed`, recording both.
 pub fn draw(conn: &mut DbConn, id: Id, seed: String) -> QueryResult<Draw> {
-    let Some(lottery) = lock(conn, id, true)? else {
+    let Some(lottery) = lock(conn, id)? else {
         return Ok(Draw::NotFound);
     };
     if lottery.drawn_at.is_some() {

@@ -116,6 +116,12 @@ pub fn eligible_programmes(conn: &mut DbConn, age: Option<i32>) -> QueryResult<V
     Ok(programmes(conn)?.into_iter().filter(|p| p.admits(age)).collect())
 }
 
+/// The ids of the programmes a resident of this age may earn in: what store reads of a
+/// programme's lotteries and events are limited to.
+pub fn eligible_programme_ids(conn: &mut DbConn, age: Option<i32>) -> QueryResult<Vec<String>> {
+    Ok(eligible_programmes(conn, age)?.into_iter().map(|p| p.id).collect())
+}
+
 /// One programme.
 pub fn find_programme(conn: &mut DbConn, id: &str) -> QueryResult<Option<Programme>> {
     programmes::table

@@ -408,3 +408,20 @@ macro_rules! both_backends {
         }
     )*};
 }
+
+/// Asserts an error answer: its status and its problem type `urn:karada:problem:<slug>`.
+#[track_caller]
+pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
+    r.expect(status);
+    assert_eq!(
+        r.body["type"],
+        format!("urn:karada:problem:{slug}"),
+        "{}",
+        String::from_utf8_lossy(&r.raw)
+    );
+}
+
+/// An instant `d` from now, RFC 3339.
+pub fn from_now(d: chrono::Duration) -> String {
+    (chrono::Utc::now() + d).to_rfc3339()
+}

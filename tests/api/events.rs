@@ -11,7 +11,7 @@ use karada::db::Id;
 use karada::db::schema::{events, points_ledger, programmes};
 
 use crate::both_backends;
-use crate::common::{Resp, Session, TestApp};
+use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
 use crate::points::{admin, balance};
 
 both_backends!(
@@ -28,11 +28,6 @@ both_backends!(
 );
 
 const WALK: &str = "Osaka Castle morning walk";
-
-/// An instant relative to now, RFC 3339.
-fn from_now(d: Duration) -> String {
-    (Utc::now() + d).to_rfc3339()
-}
 
 async fn ledger(app: &TestApp, s: &Session) -> Vec<Value> {
     let r = app.get("/v1/points/ledger?limit=500", Some(&s.access)).await;
@@ -62,17 +57,6 @@ async fn open_event(app: &TestApp, ops: &str, points: i64) -> Value {
 async fn check_in(app: &TestApp, s: &Session, code: &str) -> Resp {
     app.post("/v1/events/check-in", Some(&s.access), json!({ "code": code }))
         .await
-}
-
-#[track_caller]
-fn assert_problem(r: &Resp, status: u16, slug: &str) {
-    r.expect(status);
-    assert_eq!(
-        r.body["type"],
-        format!("urn:karada:problem:{slug}"),
-        "{}",
-        String::from_utf8_lossy(&r.raw)
-    );
 }
 
 async fn checking_in_pays_the_events_points_once(app: TestApp) {

@@ -12,7 +12,7 @@ use karada::db::{Id, Ts};
 use karada::points::lotteries::{pick_winners, tickets_by_resident};
 
 use crate::both_backends;
-use crate::common::{Resp, Session, TestApp};
+use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
 use crate::points::{admin, balance};
 
 both_backends!(
@@ -40,11 +40,6 @@ fn uid(s: &Session) -> Id {
 /// The resident's local date (Tokyo) `k` days ago.
 fn days_ago(k: i64) -> String {
     (Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive() - Duration::days(k)).to_string()
-}
-
-/// An instant relative to now, RFC 3339.
-fn from_now(d: Duration) -> String {
-    (Utc::now() + d).to_rfc3339()
 }
 
 /// Earns `points` in `osaka` by uploading steps on past days (up to 5 tiers a day).
@@ -121,17 +116,6 @@ fn entry_rows(app: &TestApp, lottery: &str) -> Vec<(Id, i32, i32)> {
         ))
         .load(&mut app.db.conn())
         .unwrap()
-}
-
-#[track_caller]
-fn assert_problem(r: &Resp, status: u16, slug: &str) {
-    r.expect(status);
-    assert_eq!(
-        r.body["type"],
-        format!("urn:karada:problem:{slug}"),
-        "{}",
-        String::from_utf8_lossy(&r.raw)
-    );
 }
 
 async fn entering_a_lottery_spends_points_and_records_tickets(app: TestApp) {
