@@ -11,4 +11,5 @@ pub mod error;
 pub mod http;
 pub mod measurements;
 pub mod points;
+pub mod sharing;
 pub mod telemetry;

@@ -83,7 +83,6 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(app_tokens -> users (user_id));
 diesel::joinable!(pairing_codes -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, app_tokens, pairing_codes);
 
 diesel::table! {
     use diesel::sql_types::*;
@@ -107,11 +106,10 @@ diesel::table! {
 }
 
 diesel::joinable!(measurements -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(measurements, users);
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::db::types::SqlTs;
+    use crate::db::types::{SqlTs, SqlUuid};
 
     programmes (id) {
         id -> Text,
@@ -122,6 +120,7 @@ diesel::table! {
         max_age -> Nullable<Integer>,
         daily_cap -> Nullable<Integer>,
         created_at -> SqlTs,
+        organization_id -> Nullable<SqlUuid>,
     }
 }
 
@@ -239,14 +238,190 @@ diesel::table! {
 
 diesel::joinable!(reward_rules -> programmes (programme_id));
 diesel::joinable!(lottery_entries -> lotteries (lottery_id));
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    organizations (id) {
+        id -> SqlUuid,
+        name -> Text,
+        kind -> Text,
+        privacy_budget -> Double,
+        privacy_spent -> Double,
+        created_at -> SqlTs,
+        updated_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    org_staff (organization_id, user_id, role) {
+        organization_id -> SqlUuid,
+        user_id -> SqlUuid,
+        role -> Text,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    enrollment_codes (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        code_hash -> Text,
+        expires_at -> Nullable<SqlTs>,
+        max_uses -> Nullable<Integer>,
+        uses -> Integer,
+        created_by -> Nullable<SqlUuid>,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    memberships (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        organization_id -> SqlUuid,
+        enrollment_code_id -> Nullable<SqlUuid>,
+        joined_at -> SqlTs,
+        left_at -> Nullable<SqlTs>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    consents (id) {
+        id -> SqlUuid,
+        receipt_id -> SqlUuid,
+        user_id -> SqlUuid,
+        organization_id -> SqlUuid,
+        membership_id -> SqlUuid,
+        include_points -> Bool,
+        access -> Text,
+        purpose -> Text,
+        expires_at -> Nullable<SqlTs>,
+        created_at -> SqlTs,
+        revoked_at -> Nullable<SqlTs>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    consent_types (consent_id, measurement_type) {
+        consent_id -> SqlUuid,
+        measurement_type -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    access_log (id) {
+        id -> SqlUuid,
+        subject_id -> Nullable<SqlUuid>,
+        actor_id -> Nullable<SqlUuid>,
+        organization_id -> Nullable<SqlUuid>,
+        organization_name -> Text,
+        consent_id -> Nullable<SqlUuid>,
+        action -> Text,
+        measurement_type -> Nullable<Text>,
+        purpose -> Text,
+        records -> Integer,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs, SqlJson};
+
+    aggregate_log (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        actor_id -> Nullable<SqlUuid>,
+        query -> Text,
+        request -> SqlJson,
+        epsilon -> Nullable<Double>,
+        groups -> Integer,
+        suppressed -> Integer,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    measurement_rollups (user_id, kind, field, month, age_band) {
+        user_id -> SqlUuid,
+        kind -> Text,
+        field -> Text,
+        month -> Date,
+        age_band -> Text,
+        n -> Integer,
+        total -> Double,
+        total_sq -> Double,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    measurement_rollup_buckets (user_id, kind, field, month, age_band, bucket) {
+        user_id -> SqlUuid,
+        kind -> Text,
+        field -> Text,
+        month -> Date,
+        age_band -> Text,
+        bucket -> Integer,
+        n -> Integer,
+    }
+}
+
+diesel::joinable!(consent_types -> consents (consent_id));
+diesel::joinable!(consents -> organizations (organization_id));
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(org_staff -> organizations (organization_id));
+
+// Every pair of tables may appear in one query.
 diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    app_tokens,
+    pairing_codes,
+    measurements,
     programmes,
     reward_rules,
     points_ledger,
     points_balances,
-    users,
     lotteries,
     lottery_entries,
     lottery_winners,
-    events
+    events,
+    organizations,
+    org_staff,
+    enrollment_codes,
+    memberships,
+    consents,
+    consent_types,
+    access_log,
+    aggregate_log,
+    measurement_rollups,
+    measurement_rollup_buckets,
 );

@@ -12,6 +12,7 @@ use crate::accounts::{Role, User};
 use crate::db::Id;
 use crate::error::AppError;
 use crate::http::AppState;
+use crate::sharing::{StaffRole, orgs};
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,9 @@ pub struct Principal {
     pub scopes: Vec<Scope>,
     /// The credential used.
     pub credential: Credential,
+    /// Staff roles per organisation (login sessions only: an app token never acts for an
+    /// organisation). Read with the account on every request, so a removed role ends at once.
+    pub staff: Vec<(Id, StaffRole)>,
 }
 
 impl Principal {
@@ -69,6 +73,19 @@ impl Principal {
             Ok(())
         } else {
             Err(AppError::Forbidden("operators only"))
+        }
+    }
+
+    /// 403 unless the caller, signed in with a session, holds `role` in organisation `org`.
+    pub fn require_staff(&self, org: Id, role: StaffRole) -> Result<(), AppError> {
+        if self.staff.contains(&(org, role)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(match role {
+                StaffRole::OrgAdmin => "only this organisation's org_admin staff may do this",
+                StaffRole::Analyst => "only this organisation's analysts may do this",
+                StaffRole::HealthStaff => "only this organisation's health staff may do this",
+            }))
         }
     }
 
@@ -116,16 +133,23 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
                 modality,
                 name: auth.token.name,
             },
+            staff: Vec::new(),
         });
     }
     let claims = state.keys.verify(&token).ok_or(AppError::Unauthorized)?;
     let (user_id, session_id) = (Id(claims.sub), Id(claims.sid));
     // The signature alone is not enough: a deleted account or a revoked session (logout, password
     // change, refresh-token reuse) ends its access tokens at once.
-    let user = state
-        .db(move |c| Ok(tokens::session_user(c, user_id, session_id)?))
+    let found = state
+        .db(move |c| {
+            let Some(user) = tokens::session_user(c, user_id, session_id)? else {
+                return Ok(None);
+            };
+            let staff = orgs::roles_of(c, user_id)?;
+            Ok(Some((user, staff)))
+        })
         .await?;
-    let user = user.ok_or(AppError::Unauthorized)?;
+    let (user, staff) = found.ok_or(AppError::Unauthorized)?;
     Ok(Principal {
         user_id,
         // The role comes from the database, not the token, so a demotion applies at once.
@@ -133,6 +157,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
         user,
         scopes: claims.scopes,
         credential: Credential::Session { session_id },
+        staff,
     })
 }
 

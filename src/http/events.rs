@@ -296,7 +296,7 @@ async fn check_in(
     let user_id = who.user_id;
     let (event, outcome) = state
         .tx(move |c| {
-            let programmes = points::eligible_programme_ids(c, age)?;
+            let programmes = points::eligible_programme_ids(c, user_id, age)?;
             let event = events::find_by_code(c, &code, &programmes)?.ok_or(AppError::NotFound)?;
             let outcome = events::check_in(c, user_id, &event, today)?;
             Ok((event, outcome))

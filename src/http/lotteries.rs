@@ -103,7 +103,7 @@ async fn list_lotteries(
     let user_id = who.user_id;
     let (rows, tickets, won) = state
         .db(move |c| {
-            let ids = points::eligible_programme_ids(c, age)?;
+            let ids = points::eligible_programme_ids(c, user_id, age)?;
             let rows = lotteries::list(c, &ids, page.after, PageQuery::fetch(page))?;
             let lottery_ids: Vec<Id> = rows.iter().map(|l| l.id).collect();
             let (tickets, won) = lotteries::my_part(c, user_id, &lottery_ids)?;
@@ -125,7 +125,7 @@ async fn list_lotteries(
 
 /// Loads a lottery the caller may take part in, with their part in it.
 fn visible(c: &mut crate::db::DbConn, user_id: Id, age: Option<i32>, id: Id) -> AppResult<(Lottery, i64, bool)> {
-    let programmes = points::eligible_programme_ids(c, age)?;
+    let programmes = points::eligible_programme_ids(c, user_id, age)?;
     let lottery = lotteries::find_in(c, id, &programmes)?.ok_or(AppError::NotFound)?;
     let (tickets, won) = lotteries::my_part(c, user_id, &[id])?;
     Ok((lottery, tickets.get(&id).copied().unwrap_or(0), won.contains(&id)))
@@ -219,7 +219,7 @@ async fn enter_lottery(
     let user_id = who.user_id;
     let outcome = state
         .tx(move |c| {
-            let programmes = points::eligible_programme_ids(c, age)?;
+            let programmes = points::eligible_programme_ids(c, user_id, age)?;
             Ok(lotteries::enter(
                 c,
                 user_id,

@@ -59,7 +59,7 @@ pub struct MeasurementView {
     pub vascular_age_gap: Option<f64>,
 }
 
-fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
+pub(crate) fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
     MeasurementView {
         vascular_age_gap: m.vascular_age_gap(birth_date),
         id: m.id.0,
@@ -297,7 +297,7 @@ pub struct MeasurementPage {
     pub next_cursor: Option<String>,
 }
 
-fn parse_instant(raw: Option<&str>, field: &str, errors: &mut Vec<FieldError>) -> Option<Ts> {
+pub(crate) fn parse_instant(raw: Option<&str>, field: &str, errors: &mut Vec<FieldError>) -> Option<Ts> {
     let raw = raw?;
     match DateTime::parse_from_rfc3339(raw) {
         Ok(t) => Some(Ts::from(t.with_timezone(&Utc))),
@@ -311,7 +311,7 @@ fn parse_instant(raw: Option<&str>, field: &str, errors: &mut Vec<FieldError>) -
     }
 }
 
-fn check_type(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<&'static TypeDef> {
+pub(crate) fn check_type(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<&'static TypeDef> {
     let def = catalogue::find(raw?);
     if def.is_none() {
         errors.push(FieldError::new(
@@ -323,13 +323,13 @@ fn check_type(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<&'stati
 }
 
 /// Keyset cursor: `effective_at` in µs and the id, hex-encoded; opaque to clients.
-fn encode_cursor((at, id): ListCursor) -> String {
+pub(crate) fn encode_cursor((at, id): ListCursor) -> String {
     let mut bytes = at.0.timestamp_micros().to_be_bytes().to_vec();
     bytes.extend_from_slice(id.0.as_bytes());
     hex::encode(bytes)
 }
 
-fn decode_cursor(raw: &str) -> Option<ListCursor> {
+pub(crate) fn decode_cursor(raw: &str) -> Option<ListCursor> {
     let bytes = hex::decode(raw).ok()?;
     let (micros, id) = bytes.split_at_checked(8)?;
     let at = DateTime::from_timestamp_micros(i64::from_be_bytes(micros.try_into().ok()?))?;

@@ -6,8 +6,10 @@ pub mod events;
 pub mod lotteries;
 pub mod measurements;
 pub mod ops;
+pub mod orgs;
 pub mod paging;
 pub mod points;
+pub mod sharing;
 pub mod throttle;
 
 use actix_web::body::MessageBody;
@@ -112,6 +114,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     points::routes(cfg);
     lotteries::routes(cfg);
     events::routes(cfg);
+    orgs::routes(cfg);
+    sharing::routes(cfg);
 }
 
 #[derive(OpenApi)]
@@ -128,6 +132,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (name = "account", description = "The signed-in resident's account, app tokens and pairing"),
         (name = "measurements", description = "The measurement catalogue, uploads and the resident's own reads"),
         (name = "points", description = "Health points: balances, ledger and how to earn"),
+        (name = "sharing", description = "The resident's memberships, consents, receipts and access log"),
+        (name = "organisations", description = "Organisation staff: enrollment codes, individual reads under consent, aggregates"),
         (name = "admin", description = "Platform operators")
     )
 )]

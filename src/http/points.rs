@@ -240,13 +240,10 @@ pub struct RulesView {
 #[get("/v1/reward-rules")]
 async fn get_rules(state: web::Data<AppState>, who: Principal) -> AppResult<web::Json<RulesView>> {
     let (today, age) = today_and_age(&who);
+    let user_id = who.user_id;
     let rules = state
         .db(move |c| {
-            let ids: Vec<String> = points::programmes(c)?
-                .into_iter()
-                .filter(|p| p.admits(age))
-                .map(|p| p.id)
-                .collect();
+            let ids = points::eligible_programme_ids(c, user_id, age)?;
             Ok(points::active_rules(c, &ids)?)
         })
         .await?;
@@ -441,9 +438,12 @@ pub struct ProgrammeAdmin {
     /// Who pays for the points, 1–100 characters.
     #[schema(min_length = 1, max_length = 100)]
     pub sponsor: String,
-    /// `everyone` (default). `organization_members` is refused until organisations exist.
+    /// `everyone` (default) or `organization_members`: the current members of `organization_id`.
     #[serde(default = "everyone")]
     pub eligibility: String,
+    /// The sponsoring organisation: required with `organization_members`, refused otherwise.
+    #[serde(default)]
+    pub organization_id: Option<uuid::Uuid>,
     /// Youngest eligible age (0–120).
     #[serde(default)]
     pub min_age: Option<i32>,
@@ -470,6 +470,7 @@ impl ProgrammeAdmin {
             max_age: self.max_age,
             daily_cap: self.daily_cap,
             created_at,
+            organization_id: self.organization_id.map(crate::db::Id),
         };
         let errors = points::validate_programme(&p);
         if errors.is_empty() {
@@ -490,8 +491,19 @@ impl From<Programme> for ProgrammeAdmin {
             min_age: p.min_age,
             max_age: p.max_age,
             daily_cap: p.daily_cap,
+            organization_id: p.organization_id.map(|o| o.0),
         }
     }
+}
+
+/// 422 unless the programme's sponsoring organisation exists.
+fn check_sponsor(c: &mut crate::db::DbConn, programme: &Programme) -> AppResult<()> {
+    if let Some(org) = programme.organization_id
+        && crate::sharing::orgs::find(c, org)?.is_none()
+    {
+        return Err(AppError::invalid("organization_id", "no such organisation"));
+    }
+    Ok(())
 }
 
 /// `GET /v1/admin/programmes` answer.
@@ -543,6 +555,7 @@ async fn admin_create_programme(
                     detail: "a programme with this id exists".to_owned(),
                 });
             }
+            check_sponsor(c, &programme)?;
             points::create_programme(c, &programme)?;
             Ok(programme)
         })
@@ -579,6 +592,7 @@ async fn admin_update_programme(
     let programme = input.into_programme(crate::db::Ts::now())?;
     let updated = state
         .tx(move |c| {
+            check_sponsor(c, &programme)?;
             if !points::update_programme(c, &programme)? {
                 return Err(AppError::NotFound);
             }

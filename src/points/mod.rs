@@ -43,13 +43,33 @@ pub struct Programme {
     pub daily_cap: Option<i32>,
     /// When it was created.
     pub created_at: Ts,
+    /// The sponsoring organisation, whose current members are eligible (`organization_members`).
+    pub organization_id: Option<Id>,
 }
 
 impl Programme {
-    /// Whether a resident of this age may earn in the programme. Membership-based programmes need
-    /// organisations, which do not exist yet: nobody is eligible for them so far.
-    pub fn admits(&self, age: Option<i32>) -> bool {
-        self.eligibility == "everyone" && rules::age_in_range(self.min_age, self.max_age, age)
+    /// Whether a resident of this age, currently a member of `orgs`, may earn in the programme.
+    pub fn admits(&self, age: Option<i32>, orgs: &[Id]) -> bool {
+        let member = match self.eligibility.as_str() {
+            "everyone" => true,
+            "organization_members" => self.organization_id.is_some_and(|o| orgs.contains(&o)),
+            _ => false,
+        };
+        member && rules::age_in_range(self.min_age, self.max_age, age)
+    }
+
+    fn needs_membership(&self) -> bool {
+        self.eligibility == "organization_members"
+    }
+}
+
+/// The organisations the resident is a member of now, read only when some programme is limited
+/// to members (so uploads pay nothing for it otherwise).
+fn member_orgs(conn: &mut DbConn, user_id: Id, all: &[Programme]) -> QueryResult<Vec<Id>> {
+    if all.iter().any(Programme::needs_membership) {
+        crate::sharing::memberships::current_org_ids(conn, user_id)
+    } else {
+        Ok(Vec::new())
     }
 }
 
@@ -111,15 +131,20 @@ pub fn programme_ids(conn: &mut DbConn) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
-/// The programmes a resident of this age may earn in.
-pub fn eligible_programmes(conn: &mut DbConn, age: Option<i32>) -> QueryResult<Vec<Programme>> {
-    Ok(programmes(conn)?.into_iter().filter(|p| p.admits(age)).collect())
+/// The programmes the resident (of this age today) may earn in.
+pub fn eligible_programmes(conn: &mut DbConn, user_id: Id, age: Option<i32>) -> QueryResult<Vec<Programme>> {
+    let all = programmes(conn)?;
+    let orgs = member_orgs(conn, user_id, &all)?;
+    Ok(all.into_iter().filter(|p| p.admits(age, &orgs)).collect())
 }
 
-/// The ids of the programmes a resident of this age may earn in: what store reads of a
-/// programme's lotteries and events are limited to.
-pub fn eligible_programme_ids(conn: &mut DbConn, age: Option<i32>) -> QueryResult<Vec<String>> {
-    Ok(eligible_programmes(conn, age)?.into_iter().map(|p| p.id).collect())
+/// The ids of the programmes the resident may earn in: what store reads of a programme's
+/// lotteries, events and rules are limited to.
+pub fn eligible_programme_ids(conn: &mut DbConn, user_id: Id, age: Option<i32>) -> QueryResult<Vec<String>> {
+    Ok(eligible_programmes(conn, user_id, age)?
+        .into_iter()
+        .map(|p| p.id)
+        .collect())
 }
 
 /// One programme.
@@ -151,12 +176,15 @@ pub fn validate_programme(p: &Programme) -> Vec<crate::error::FieldError> {
             errors.push(FieldError::new(field, "must be 1 to 100 characters"));
         }
     }
-    match p.eligibility.as_str() {
-        "everyone" => {}
-        // Honest until organisations exist: a membership programme nobody could join is refused.
-        "organization_members" => errors.push(FieldError::new(
-            "eligibility",
-            "membership programmes need organisations, which this version does not have yet",
+    match (p.eligibility.as_str(), p.organization_id) {
+        ("everyone", None) | ("organization_members", Some(_)) => {}
+        ("everyone", Some(_)) => errors.push(FieldError::new(
+            "organization_id",
+            "only a programme for organization_members names an organisation",
+        )),
+        ("organization_members", None) => errors.push(FieldError::new(
+            "organization_id",
+            "is required when eligibility is organization_members",
         )),
         _ => errors.push(FieldError::new(
             "eligibility",
@@ -186,6 +214,7 @@ pub fn update_programme(conn: &mut DbConn, programme: &Programme) -> QueryResult
             programmes::min_age.eq(programme.min_age),
             programmes::max_age.eq(programme.max_age),
             programmes::daily_cap.eq(programme.daily_cap),
+            programmes::organization_id.eq(programme.organization_id),
         ))
         .execute(conn)?;
     Ok(n == 1)
@@ -237,6 +266,7 @@ pub fn award_for(
         return Ok(Vec::new());
     }
     let all = programmes(conn)?;
+    let orgs = member_orgs(conn, user_id, &all)?;
     let ids: Vec<String> = all.iter().map(|p| p.id.clone()).collect();
     let rules = active_rules(conn, &ids)?;
     let by_id: HashMap<&str, &Programme> = all.iter().map(|p| (p.id.as_str(), p)).collect();
@@ -259,7 +289,11 @@ pub fn award_for(
         .map(|f| {
             rules
                 .iter()
-                .filter(|r| by_id.get(r.programme_id.as_str()).is_some_and(|p| p.admits(f.age)))
+                .filter(|r| {
+                    by_id
+                        .get(r.programme_id.as_str())
+                        .is_some_and(|p| p.admits(f.age, &orgs))
+                })
                 .collect()
         })
         .collect();
@@ -516,7 +550,7 @@ pub struct Standing {
 
 /// The resident's standing in every programme they are eligible for.
 pub fn standings(conn: &mut DbConn, user_id: Id, age: Option<i32>, today: NaiveDate) -> QueryResult<Vec<Standing>> {
-    let eligible = eligible_programmes(conn, age)?;
+    let eligible = eligible_programmes(conn, user_id, age)?;
     let ids: Vec<String> = eligible.iter().map(|p| p.id.clone()).collect();
     let balances: HashMap<String, (i32, i32)> = points_balances::table
         .filter(points_balances::user_id.eq(user_id))

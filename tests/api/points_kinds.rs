@@ -292,10 +292,10 @@ async fn programme_changes_are_validated_and_keep_the_id(app: TestApp) {
         f,
         vec![
             "daily_cap",
-            "eligibility",
             "id",
             "max_age",
             "min_age",
+            "organization_id",
             "sponsor",
             "title"
         ]

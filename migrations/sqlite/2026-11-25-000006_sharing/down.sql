@@ -1,0 +1,11 @@
+ALTER TABLE programmes DROP COLUMN organization_id;
+DROP TABLE measurement_rollup_buckets;
+DROP TABLE measurement_rollups;
+DROP TABLE aggregate_log;
+DROP TABLE access_log;
+DROP TABLE consent_types;
+DROP TABLE consents;
+DROP TABLE memberships;
+DROP TABLE enrollment_codes;
+DROP TABLE org_staff;
+DROP TABLE organizations;

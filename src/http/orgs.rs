@@ -1,0 +1,462 @@
+//! Organisation routes: operators manage organisations and their staff; an organisation's
+//! `org_admin` creates enrollment codes.
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::{Id, Ts};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::AppState;
+use crate::http::auth::Principal;
+use crate::http::paging::{PageQuery, Paged};
+use crate::sharing::memberships;
+use crate::sharing::orgs::{self, AddStaff, Delete, OrgKind, Organization, StaffRole};
+
+/// `POST`/`PUT /v1/admin/organizations` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationInput {
+    /// Name shown to residents, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// `employer` or `insurer`.
+    pub kind: OrgKind,
+    /// Total epsilon the organisation may spend on differentially private aggregates, 0–1000
+    /// (default 10). It cannot be set below what has been spent.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub privacy_budget: Option<f64>,
+}
+
+/// An organisation, as operators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationView {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Name.
+    pub name: String,
+    /// `employer` or `insurer`.
+    pub kind: String,
+    /// Total privacy budget (epsilon).
+    pub privacy_budget: f64,
+    /// Epsilon spent.
+    pub privacy_spent: f64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Organization> for OrganizationView {
+    fn from(o: Organization) -> Self {
+        OrganizationView {
+            id: o.id.0,
+            name: o.name,
+            kind: o.kind,
+            privacy_budget: o.privacy_budget,
+            privacy_spent: o.privacy_spent,
+            created_at: o.created_at.0,
+            updated_at: o.updated_at.0,
+        }
+    }
+}
+
+fn checked(input: &OrganizationInput) -> AppResult<(String, f64)> {
+    let budget = input.privacy_budget.unwrap_or(orgs::DEFAULT_PRIVACY_BUDGET);
+    let errors = orgs::validate(&input.name, budget);
+    if errors.is_empty() {
+        Ok((input.name.trim().to_owned(), budget))
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// Creates an organisation.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = OrganizationInput,
+    responses(
+        (status = 201, description = "Created", body = OrganizationView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/v1/admin/organizations")]
+async fn create_org(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<OrganizationInput>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let input = body.into_inner();
+    let (name, budget) = checked(&input)?;
+    let now = Ts::now();
+    let org = Organization {
+        id: Id::new(),
+        name,
+        kind: input.kind.as_str().to_owned(),
+        privacy_budget: budget,
+        privacy_spent: 0.0,
+        created_at: now,
+        updated_at: now,
+    };
+    let org = state
+        .db(move |c| {
+            orgs::create(c, &org)?;
+            Ok(org)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(OrganizationView::from(org)))
+}
+
+/// Every organisation, oldest first.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page", body = Paged<OrganizationView>),
+        (status = 400, description = "Malformed cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/v1/admin/organizations")]
+async fn list_orgs(
+    state: web::Data<AppState>,
+    who: Principal,
+    query: web::Query<PageQuery>,
+) -> AppResult<web::Json<Paged<OrganizationView>>> {
+    who.require_admin()?;
+    let page = query.page()?;
+    let rows = state
+        .db(move |c| Ok(orgs::list(c, page.after, PageQuery::fetch(page))?))
+        .await?;
+    Ok(web::Json(Paged::from_rows(
+        page,
+        rows,
+        |o| o.id,
+        OrganizationView::from,
+    )))
+}
+
+/// One organisation.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    responses(
+        (status = 200, description = "The organisation", body = OrganizationView),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/v1/admin/organizations/{id}")]
+async fn get_org(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<web::Json<OrganizationView>> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    let org = state.db(move |c| orgs::find(c, id)?.ok_or(AppError::NotFound)).await?;
+    Ok(web::Json(org.into()))
+}
+
+/// Changes an organisation's name, kind and privacy budget.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = OrganizationInput,
+    responses(
+        (status = 200, description = "Changed", body = OrganizationView),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or a budget below what was spent", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[put("/v1/admin/organizations/{id}")]
+async fn update_org(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<OrganizationInput>,
+) -> AppResult<web::Json<OrganizationView>> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    let input = body.into_inner();
+    let (name, budget) = checked(&input)?;
+    let kind = input.kind;
+    let org = state
+        .tx(move |c| {
+            let org = orgs::find(c, id)?.ok_or(AppError::NotFound)?;
+            if budget < org.privacy_spent {
+                return Err(AppError::invalid(
+                    "privacy_budget",
+                    format!("cannot be below the {} already spent", org.privacy_spent),
+                ));
+            }
+            orgs::update(c, id, &name, kind, budget)?;
+            orgs::find(c, id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(web::Json(org.into()))
+}
+
+/// Deletes an organisation created by mistake: one that never had a member and sponsors no
+/// programme (members' memberships and consents are their history and are kept).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "organization-has-members or organization-sponsors-programme", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/v1/admin/organizations/{id}")]
+async fn delete_org(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let id = Id(path.into_inner());
+    match state.tx(move |c| Ok(orgs::delete(c, id)?)).await? {
+        Delete::Deleted => Ok(HttpResponse::NoContent().finish()),
+        Delete::NotFound => Err(AppError::NotFound),
+        Delete::HasMembers => Err(AppError::StateConflict {
+            slug: "organization-has-members",
+            detail: "residents have been members of this organisation; it is kept with their history".to_owned(),
+        }),
+        Delete::SponsorsProgramme => Err(AppError::StateConflict {
+            slug: "organization-sponsors-programme",
+            detail: "a programme names this organisation".to_owned(),
+        }),
+    }
+}
+
+/// `POST /v1/admin/organizations/{id}/staff` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffInput {
+    /// Email of an existing account.
+    pub email: String,
+    /// `org_admin`, `analyst` or `health_staff`.
+    pub role: StaffRole,
+}
+
+/// A staff role held in an organisation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffView {
+    /// Organisation.
+    pub organization_id: uuid::Uuid,
+    /// Account.
+    pub user_id: uuid::Uuid,
+    /// The account's email.
+    pub email: String,
+    /// Role.
+    pub role: String,
+    /// Since (absent in the answer to adding one).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/admin/organizations/{id}/staff` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffList {
+    /// Every role held, oldest first.
+    pub items: Vec<StaffView>,
+}
+
+/// Makes an existing account staff of the organisation with a role (an account may hold several
+/// roles; giving one it holds changes nothing and answers 200).
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = StaffInput,
+    responses(
+        (status = 201, description = "Role given", body = StaffView),
+        (status = 200, description = "The account already held the role", body = StaffView),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No account with this email", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/v1/admin/organizations/{id}/staff")]
+async fn add_staff(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<StaffInput>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let org = Id(path.into_inner());
+    let input = body.into_inner();
+    let email = input.email.trim().to_lowercase();
+    let role = input.role;
+    let (added, email) = state
+        .tx(move |c| {
+            orgs::find(c, org)?.ok_or(AppError::NotFound)?;
+            let added = orgs::add_staff(c, org, &email, role)?;
+            Ok((added, email))
+        })
+        .await?;
+    let view = |user: Id| StaffView {
+        organization_id: org.0,
+        user_id: user.0,
+        email: email.clone(),
+        role: role.as_str().to_owned(),
+        created_at: None,
+    };
+    match added {
+        AddStaff::Added(user) => Ok(HttpResponse::Created().json(view(user))),
+        AddStaff::Already(user) => Ok(HttpResponse::Ok().json(view(user))),
+        AddStaff::NoAccount => Err(AppError::invalid("email", "no account has this email")),
+    }
+}
+
+/// The organisation's staff.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    responses(
+        (status = 200, description = "Staff", body = StaffList),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/v1/admin/organizations/{id}/staff")]
+async fn list_staff(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> AppResult<web::Json<StaffList>> {
+    who.require_admin()?;
+    let org = Id(path.into_inner());
+    let rows = state
+        .db(move |c| {
+            orgs::find(c, org)?.ok_or(AppError::NotFound)?;
+            Ok(orgs::staff(c, org)?)
+        })
+        .await?;
+    Ok(web::Json(StaffList {
+        items: rows
+            .into_iter()
+            .map(|s| StaffView {
+                organization_id: org.0,
+                user_id: s.user_id.0,
+                email: s.email,
+                role: s.role,
+                created_at: Some(s.created_at.0),
+            })
+            .collect(),
+    }))
+}
+
+/// Takes every role in the organisation away from an account, with effect on its next request.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "Organisation id"),
+        ("user_id" = uuid::Uuid, Path, description = "Account id")
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "The account holds no role there", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[delete("/v1/admin/organizations/{id}/staff/{user_id}")]
+async fn remove_staff(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+) -> AppResult<HttpResponse> {
+    who.require_admin()?;
+    let (org, user) = path.into_inner();
+    if state.db(move |c| Ok(orgs::remove_staff(c, Id(org), Id(user))?)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// `POST /v1/orgs/{org_id}/enrollment-codes` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentCodeInput {
+    /// When the code stops working (future, within ten years); null: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How many residents may join with it, 1–1000000; null: no limit.
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub max_uses: Option<i32>,
+}
+
+/// A new enrollment code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentCodeView {
+    /// Id of the code.
+    pub id: uuid::Uuid,
+    /// The code to hand to employees or insured members (8 characters; shown once: only a hash
+    /// is stored).
+    pub code: String,
+    /// Organisation.
+    pub organization_id: uuid::Uuid,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How many may join with it.
+    pub max_uses: Option<i32>,
+}
+
+/// Creates an enrollment code (the organisation's `org_admin`).
+#[utoipa::path(
+    tag = "organisations",
+    security(("bearer" = [])),
+    params(("org_id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = EnrollmentCodeInput,
+    responses(
+        (status = 201, description = "Created", body = EnrollmentCodeView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/v1/orgs/{org_id}/enrollment-codes")]
+async fn create_enrollment_code(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<EnrollmentCodeInput>,
+) -> AppResult<HttpResponse> {
+    let org = Id(path.into_inner());
+    who.require_staff(org, StaffRole::OrgAdmin)?;
+    let input = body.into_inner();
+    let expires_at = input.expires_at.map(Ts::from);
+    let errors = memberships::validate_code(expires_at, input.max_uses, Ts::now());
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let max_uses = input.max_uses;
+    let creator = who.user_id;
+    let (id, code) = state
+        .db(move |c| Ok(memberships::create_code(c, org, creator, expires_at, max_uses)?))
+        .await?;
+    Ok(HttpResponse::Created().json(EnrollmentCodeView {
+        id: id.0,
+        code,
+        organization_id: org.0,
+        expires_at: expires_at.map(|t| t.0),
+        max_uses,
+    }))
+}
+
+/// Registers the organisation routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_org)
+        .service(list_orgs)
+        .service(get_org)
+        .service(update_org)
+        .service(delete_org)
+        .service(add_staff)
+        .service(list_staff)
+        .service(remove_staff)
+        .service(create_enrollment_code);
+}

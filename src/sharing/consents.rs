@@ -1,0 +1,298 @@
+//! Consents: which organisation may see which measurement types, at which level, for what
+//! purpose, until when. A consent is never changed or deleted while the account lives: revoking
+//! sets `revoked_at`, so the rows are the full history of grants and revocations.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::{consent_types, consents, memberships, organizations};
+use crate::db::{DbConn, Id, Ts};
+use crate::error::FieldError;
+use crate::measurements::catalogue;
+
+/// How much an organisation may see under a consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Only inside k-anonymous aggregates.
+    Aggregate,
+    /// The resident's own measurements, read by the organisation's health staff (and aggregates).
+    Individual,
+}
+
+impl Access {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Aggregate => "aggregate",
+            Access::Individual => "individual",
+        }
+    }
+}
+
+/// Where a consent stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// In force.
+    Active,
+    /// Revoked by the resident (or by leaving the organisation).
+    Revoked,
+    /// Past its `expires_at`.
+    Expired,
+}
+
+/// A consent row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consents)]
+pub struct Consent {
+    /// Id.
+    pub id: Id,
+    /// Id of its receipt.
+    pub receipt_id: Id,
+    /// The resident who gave it.
+    pub user_id: Id,
+    /// The organisation it was given to.
+    pub organization_id: Id,
+    /// The membership it was given under.
+    pub membership_id: Id,
+    /// Whether points figures are included.
+    pub include_points: bool,
+    /// `aggregate` or `individual`.
+    pub access: String,
+    /// Why the organisation wants the data, as the resident was told.
+    pub purpose: String,
+    /// When it ends by itself.
+    pub expires_at: Option<Ts>,
+    /// Given.
+    pub created_at: Ts,
+    /// Revoked.
+    pub revoked_at: Option<Ts>,
+    /// Why: `resident` or `left_organization`.
+    pub revoked_reason: Option<String>,
+}
+
+impl Consent {
+    /// Where it stands at `now`.
+    pub fn status(&self, now: Ts) -> Status {
+        if self.revoked_at.is_some() {
+            Status::Revoked
+        } else if self.expires_at.is_some_and(|e| e.0 <= now.0) {
+            Status::Expired
+        } else {
+            Status::Active
+        }
+    }
+}
+
+/// A consent as the resident asked for it, checked.
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    /// Organisation.
+    pub organization_id: Id,
+    /// Types covered (catalogue names, no repeats).
+    pub measurement_types: Vec<String>,
+    /// Points figures included.
+    pub include_points: bool,
+    /// Level.
+    pub access: Access,
+    /// Purpose.
+    pub purpose: String,
+    /// Ends by itself.
+    pub expires_at: Option<Ts>,
+}
+
+/// Checks the parts of a consent that need no database: types from the catalogue, a purpose, a
+/// future expiry. Repeated types are merged.
+pub fn validate(
+    measurement_types: &[String],
+    purpose: &str,
+    expires_at: Option<Ts>,
+    now: Ts,
+) -> Result<(Vec<String>, String), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if measurement_types.is_empty() {
+        errors.push(FieldError::new(
+            "measurement_types",
+            "must name at least one measurement type",
+        ));
+    }
+    let mut types: Vec<String> = Vec::new();
+    for (i, t) in measurement_types.iter().enumerate() {
+        if catalogue::find(t).is_none() {
+            errors.push(FieldError::new(
+                format!("measurement_types[{i}]"),
+                "is not a measurement type (see GET /v1/measurement-types)",
+            ));
+        } else if !types.contains(t) {
+            types.push(t.clone());
+        }
+    }
+    let purpose = purpose.trim().to_owned();
+    if !(1..=500).contains(&purpose.chars().count()) {
+        errors.push(FieldError::new("purpose", "must be 1 to 500 characters"));
+    }
+    if expires_at.is_some_and(|e| e.0 <= now.0) {
+        errors.push(FieldError::new("expires_at", "must be in the future"));
+    }
+    if errors.is_empty() {
+        Ok((types, purpose))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Gives a consent under the resident's current membership of the organisation; returns its id,
+/// or `None` when the resident is not a member of that organisation now. Run inside a
+/// transaction (the consent and its types are one write).
+pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<Id>> {
+    let membership: Option<Id> = memberships::table
+        .filter(memberships::user_id.eq(user))
+        .filter(memberships::organization_id.eq(new.organization_id))
+        .filter(memberships::left_at.is_null())
+        .select(memberships::id)
+        .first(conn)
+        .optional()?;
+    let Some(membership_id) = membership else {
+        return Ok(None);
+    };
+    let consent = Consent {
+        id: Id::new(),
+        receipt_id: Id::new(),
+        user_id: user,
+        organization_id: new.organization_id,
+        membership_id,
+        include_points: new.include_points,
+        access: new.access.as_str().to_owned(),
+        purpose: new.purpose,
+        expires_at: new.expires_at,
+        created_at: Ts::now(),
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    crate::on_backend!(conn, c => diesel::insert_into(consents::table).values(&consent).execute(c))?;
+    let rows: Vec<_> = new
+        .measurement_types
+        .iter()
+        .map(|t| {
+            (
+                consent_types::consent_id.eq(consent.id),
+                consent_types::measurement_type.eq(t),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, c => diesel::insert_into(consent_types::table).values(&rows).execute(c))?;
+    Ok(Some(consent.id))
+}
+
+/// The types of each of these consents.
+pub fn types_of(conn: &mut DbConn, ids: &[Id]) -> QueryResult<Vec<(Id, String)>> {
+    consent_types::table
+        .filter(consent_types::consent_id.eq_any(ids))
+        .select((consent_types::consent_id, consent_types::measurement_type))
+        .order((consent_types::consent_id.asc(), consent_types::measurement_type.asc()))
+        .load(conn)
+}
+
+/// A page of the resident's consents, every state, oldest first, with the organisation's name.
+pub fn list(conn: &mut DbConn, user: Id, after: Option<Id>, limit: i64) -> QueryResult<Vec<(Consent, String)>> {
+    let mut q = consents::table
+        .inner_join(organizations::table)
+        .filter(consents::user_id.eq(user))
+        .select((Consent::as_select(), organizations::name))
+        .order(consents::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(consents::id.gt(after));
+    }
+    q.load(conn)
+}
+
+/// One of the resident's consents, with the organisation's name.
+pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<(Consent, String)>> {
+    consents::table
+        .inner_join(organizations::table)
+        .filter(consents::id.eq(id))
+        .filter(consents::user_id.eq(user))
+        .select((Consent::as_select(), organizations::name))
+        .first(conn)
+        .optional()
+}
+
+/// Revokes one of the resident's consents now; false if there is no such consent (revoking a
+/// revoked consent changes nothing).
+pub fn revoke(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<bool> {
+    diesel::update(
+        consents::table
+            .filter(consents::id.eq(id))
+            .filter(consents::user_id.eq(user))
+            .filter(consents::revoked_at.is_null()),
+    )
+    .set((
+        consents::revoked_at.eq(Ts::now()),
+        consents::revoked_reason.eq("resident"),
+    ))
+    .execute(conn)?;
+    Ok(find(conn, user, id)?.is_some())
+}
+
+/// Revokes every live consent given under a membership (the resident left the organisation).
+pub fn revoke_for_membership(conn: &mut DbConn, user: Id, membership: Id, now: Ts) -> QueryResult<usize> {
+    diesel::update(
+        consents::table
+            .filter(consents::user_id.eq(user))
+            .filter(consents::membership_id.eq(membership))
+            .filter(consents::revoked_at.is_null()),
+    )
+    .set((
+        consents::revoked_at.eq(now),
+        consents::revoked_reason.eq("left_organization"),
+    ))
+    .execute(conn)
+}
+
+/// The access levels that satisfy a need for `access`: individual consent also allows aggregates.
+pub fn levels(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Aggregate => &["aggregate", "individual"],
+        Access::Individual => &["individual"],
+    }
+}
+
+/// The consents in force at `now` that let `org` see `measurement_type` at one of `levels`: a
+/// query for store functions to put into their own SQL
+/// (`user_id.eq_any(covering(..).select(consents::user_id))`), so the check cannot be left out.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'a [&'static str], now: Ts) -> _ {
+    let types: diesel::dsl::Select<
+        diesel::dsl::Filter<consent_types::table, diesel::dsl::Eq<consent_types::measurement_type, &'a str>>,
+        consent_types::consent_id,
+    > = consent_types::table
+        .filter(consent_types::measurement_type.eq(measurement_type))
+        .select(consent_types::consent_id);
+    consents::table
+        .filter(consents::organization_id.eq(org))
+        .filter(consents::revoked_at.is_null())
+        .filter(consents::expires_at.is_null().or(consents::expires_at.gt(now)))
+        .filter(consents::access.eq_any(levels))
+        .filter(consents::id.eq_any(types))
+}
+
+/// The consent in force that lets `org` read `user`'s `measurement_type` individually, if any
+/// (the newest, when several do).
+pub fn individual_consent(
+    conn: &mut DbConn,
+    org: Id,
+    user: Id,
+    measurement_type: &str,
+    now: Ts,
+) -> QueryResult<Option<Consent>> {
+    covering(org, measurement_type, levels(Access::Individual), now)
+        .filter(consents::user_id.eq(user))
+        .select(Consent::as_select())
+        .order(consents::id.desc())
+        .first(conn)
+        .optional()
+}
