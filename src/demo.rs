@@ -170,6 +170,7 @@ pub fn generate(url: &DbUrl, plan: &Plan) -> AppResult<Generated> {
                             default_source: "kiosk".to_owned(),
                             timezone: chrono_tz::Asia::Tokyo,
                             birth_date: user.birth_date,
+                            sex: user.sex.clone(),
                         };
                         let recorded =
                             measurements::record(&mut conn, &uploader, items.into_iter().map(Ok).collect(), |_| {

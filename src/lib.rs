@@ -4,6 +4,7 @@
 //! ([`accounts`], …) that own their rules and store functions, and [`db`].
 
 pub mod accounts;
+pub mod aggregates;
 pub mod config;
 pub mod db;
 pub mod demo;

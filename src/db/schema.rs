@@ -372,6 +372,7 @@ diesel::table! {
         field -> Text,
         month -> Date,
         age_band -> Text,
+        sex -> Text,
         n -> Integer,
         total -> Double,
         total_sq -> Double,
@@ -388,6 +389,7 @@ diesel::table! {
         field -> Text,
         month -> Date,
         age_band -> Text,
+        sex -> Text,
         bucket -> Integer,
         n -> Integer,
     }

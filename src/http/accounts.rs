@@ -495,7 +495,19 @@ async fn patch_me(
     fail_if_any(errors)?;
     changes.updated_at = Some(Ts::now());
     let user = state
-        .tx(move |c| Ok(accounts::update_profile(c, who.user_id, &changes)?))
+        .tx(move |c| {
+            let user = accounts::update_profile(c, who.user_id, &changes)?;
+            // Age bands and sex are part of the aggregate cells: rebuild them with the profile.
+            if user.birth_date != who.user.birth_date || user.sex != who.user.sex {
+                let subject = crate::aggregates::rollup::Subject {
+                    user_id: user.id,
+                    birth_date: user.birth_date,
+                    sex: user.sex.clone(),
+                };
+                crate::aggregates::rollup::rebuild(c, &subject)?;
+            }
+            Ok(user)
+        })
         .await?;
     Ok(web::Json(user.into()))
 }

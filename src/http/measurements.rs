@@ -143,6 +143,7 @@ async fn record(
         default_source,
         timezone,
         birth_date: who.user.birth_date,
+        sex: who.user.sex.clone(),
     };
     state
         .db(move |c| Ok(measurements::record(c, &uploader, inputs, prefix)?))
@@ -612,7 +613,12 @@ async fn delete_measurement(
 ) -> AppResult<HttpResponse> {
     who.require(Scope::MeasurementsWrite)?;
     let (user_id, id) = (who.user_id, Id(path.into_inner()));
-    let deleted = state.tx(move |c| Ok(measurements::delete(c, user_id, id)?)).await?;
+    let subject = crate::aggregates::rollup::Subject {
+        user_id,
+        birth_date: who.user.birth_date,
+        sex: who.user.sex.clone(),
+    };
+    let deleted = state.tx(move |c| Ok(measurements::delete(c, &subject, id)?)).await?;
     if deleted {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -1,6 +1,7 @@
 //! HTTP layer: routes, extractors, request/response types and problem+json errors. No SQL here.
 
 pub mod accounts;
+pub mod aggregates;
 pub mod auth;
 pub mod events;
 pub mod lotteries;
@@ -116,6 +117,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     events::routes(cfg);
     orgs::routes(cfg);
     sharing::routes(cfg);
+    aggregates::routes(cfg);
 }
 
 #[derive(OpenApi)]

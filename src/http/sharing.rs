@@ -668,7 +668,7 @@ async fn member_measurements(
                 def.name,
                 &filter,
                 cursor,
-                i64::from(limit) + 1,
+                i64::from(limit),
             )?)
         })
         .await?;

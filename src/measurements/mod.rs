@@ -399,15 +399,22 @@ pub fn find(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Measurement> 
         .first(conn)
 }
 
-/// Deletes one of the resident's measurements; false if there is none.
-pub fn delete(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<bool> {
-    let n = diesel::delete(
+/// Deletes one of the resident's measurements and rewrites the aggregate rollup of its month, in
+/// the caller's transaction; false if there is none.
+pub fn delete(conn: &mut DbConn, who: &crate::aggregates::rollup::Subject, id: Id) -> QueryResult<bool> {
+    let gone: Option<(String, NaiveDate)> = diesel::delete(
         measurements::table
             .filter(measurements::id.eq(id))
-            .filter(measurements::user_id.eq(user_id)),
+            .filter(measurements::user_id.eq(who.user_id)),
     )
-    .execute(conn)?;
-    Ok(n == 1)
+    .returning((measurements::kind, measurements::local_date))
+    .get_result(conn)
+    .optional()?;
+    let Some((kind, day)) = gone else {
+        return Ok(false);
+    };
+    crate::aggregates::rollup::refresh(conn, who, &[(kind.as_str(), day)])?;
+    Ok(true)
 }
 
 /// The newest measurement of each type the resident has.
@@ -543,8 +550,21 @@ pub struct Uploader {
     pub default_source: String,
     /// The resident's timezone, which defines their day.
     pub timezone: chrono_tz::Tz,
-    /// The resident's date of birth (age-ranged reward rules).
+    /// The resident's date of birth (age-ranged reward rules, aggregate age bands).
     pub birth_date: Option<NaiveDate>,
+    /// The resident's sex as recorded (aggregate cells).
+    pub sex: String,
+}
+
+impl Uploader {
+    /// The resident as the aggregate rollup needs them.
+    pub fn subject(&self) -> crate::aggregates::rollup::Subject {
+        crate::aggregates::rollup::Subject {
+            user_id: self.user_id,
+            birth_date: self.birth_date,
+            sex: self.sex.clone(),
+        }
+    }
 }
 
 /// The result of one item of an upload.
@@ -616,6 +636,9 @@ pub fn record(
                     })
                     .collect();
                 crate::points::award_for(c, who.user_id, who.birth_date, &written)?;
+                // The aggregate rollup of the touched months is rewritten in the same transaction.
+                let touched: Vec<(&str, NaiveDate)> = written.iter().map(|m| (m.kind.as_str(), m.local_date)).collect();
+                crate::aggregates::rollup::refresh(c, &who.subject(), &touched)?;
                 Ok(outcomes)
             };
             match crate::db::transaction(conn, attempt_once) {

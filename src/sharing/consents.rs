@@ -147,13 +147,18 @@ pub fn validate(
 /// or `None` when the resident is not a member of that organisation now. Run inside a
 /// transaction (the consent and its types are one write).
 pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<Id>> {
-    let membership: Option<Id> = memberships::table
+    let q = memberships::table
         .filter(memberships::user_id.eq(user))
         .filter(memberships::organization_id.eq(new.organization_id))
         .filter(memberships::left_at.is_null())
-        .select(memberships::id)
-        .first(conn)
-        .optional()?;
+        .select(memberships::id);
+    // The membership row is locked until commit, so leaving at the same moment either waits for
+    // this consent (and revokes it) or ends the membership first (and this finds none). SQLite's
+    // `BEGIN IMMEDIATE` already serialises the two.
+    let membership: Option<Id> = match conn {
+        DbConn::Pg(c) => q.for_update().first(c).optional()?,
+        DbConn::Sqlite(c) => q.first(c).optional()?,
+    };
     let Some(membership_id) = membership else {
         return Ok(None);
     };

@@ -29,7 +29,7 @@ pub enum Read {
     NoConsent,
 }
 
-/// A page of a member's measurements of one type, newest first, for an organisation's health
+/// A page (`page_size` rows, plus one to look ahead) of a member's measurements of one type, newest first, for an organisation's health
 /// staff. The consent check is part of the measurement query itself, and the read is written to
 /// the access log in the caller's transaction.
 pub fn member_measurements(
@@ -39,7 +39,7 @@ pub fn member_measurements(
     kind: &str,
     filter: &ListFilter,
     cursor: Option<ListCursor>,
-    limit: i64,
+    page_size: i64,
 ) -> QueryResult<Read> {
     let now = Ts::now();
     let Some(consent) = consents::individual_consent(conn, reader.organization_id, subject, kind, now)? else {
@@ -68,7 +68,8 @@ pub fn member_measurements(
         )
         .select(Measurement::as_select())
         .order((measurements::effective_at.desc(), measurements::id.desc()))
-        .limit(limit);
+        // One row more than the page, to learn whether another page follows.
+        .limit(page_size + 1);
     let rows: Vec<Measurement> = q.load(conn)?;
     access_log::record(
         conn,
@@ -82,7 +83,9 @@ pub fn member_measurements(
             action: "read_measurements".to_owned(),
             measurement_type: Some(kind.to_owned()),
             purpose: consent.purpose,
-            records: i32::try_from(rows.len()).unwrap_or(i32::MAX),
+            // What the reader is shown: the page, not the extra row fetched to look ahead.
+            records: i32::try_from(rows.len().min(usize::try_from(page_size).unwrap_or(usize::MAX)))
+                .unwrap_or(i32::MAX),
             created_at: now,
         },
     )?;

@@ -101,13 +101,15 @@ CREATE TABLE aggregate_log (
 CREATE INDEX aggregate_log_org ON aggregate_log (organization_id, id);
 
 -- One row per resident, type, numeric field, calendar month of the local day and 10-year age band
--- on the measurement's day: the atomic aggregate cells are sums of these rows.
+-- on the measurement's day: the atomic aggregate cells (month × age band × sex) are sums of these
+-- rows. `sex` is copied from the account (and rewritten when it changes) so cells need no join.
 CREATE TABLE measurement_rollups (
     user_id  blob NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind     text NOT NULL,
     field    text NOT NULL,
     month    date NOT NULL,
     age_band text NOT NULL,
+    sex      text NOT NULL,
     n        integer NOT NULL,
     total    real NOT NULL,
     total_sq real NOT NULL,
@@ -122,6 +124,7 @@ CREATE TABLE measurement_rollup_buckets (
     field    text NOT NULL,
     month    date NOT NULL,
     age_band text NOT NULL,
+    sex      text NOT NULL,
     bucket   integer NOT NULL,
     n        integer NOT NULL,
     PRIMARY KEY (user_id, kind, field, month, age_band, bucket)
