@@ -29,7 +29,8 @@ pub struct ProgramStats {
     pub members: Figure,
     /// Current members with a consent in force to the organisation.
     pub consenting: Figure,
-    /// Consenting members with a measurement of a consented type in the period.
+    /// Consenting members with a measurement of a consented type in the period, counted over
+    /// publishable cells only.
     pub active_residents: Figure,
     /// Mean of daily step totals, from publishable cells of members consenting to `steps`.
     pub mean_daily_steps: Figure,
@@ -67,6 +68,8 @@ struct PointsCell {
     points: i64,
 }
 
+/// A consent in force to the organisation (`$1`) at `$2`. SQLite numbers `$n` placeholders in
+/// the order they first appear, so every statement here uses them in ascending order.
 const LIVE: &str = "c.organization_id = $1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)";
 
 /// Computes the statistics for `org` over the months from `from` to `to` (first days). Run in a
@@ -86,16 +89,22 @@ pub fn compute(
     .bind::<SqlUuid, _>(org)
     .bind::<SqlTs, _>(now)
     .get_result(conn)?;
+    // Active people are counted over publishable cells (month × age band × sex) only, as every
+    // other figure, so two periods' answers cannot be differenced into a suppressed cell.
     let active: Count = diesel::sql_query(format!(
-        "SELECT count(DISTINCT r.user_id) AS n FROM measurement_rollups r \
-         WHERE EXISTS (SELECT 1 FROM consents c JOIN consent_types ct ON ct.consent_id = c.id \
-                       WHERE {LIVE} AND c.user_id = r.user_id AND ct.measurement_type = r.kind) \
-           AND r.month >= $3 AND r.month <= $4"
+        "WITH active AS (SELECT DISTINCT r.user_id, r.month, r.age_band, r.sex FROM measurement_rollups r \
+           WHERE EXISTS (SELECT 1 FROM consents c JOIN consent_types ct ON ct.consent_id = c.id \
+                         WHERE {LIVE} AND c.user_id = r.user_id AND ct.measurement_type = r.kind) \
+             AND r.month >= $3 AND r.month <= $4), \
+         cells AS (SELECT month, age_band, sex FROM active GROUP BY month, age_band, sex HAVING count(*) >= $5) \
+         SELECT count(DISTINCT a.user_id) AS n FROM active a \
+           JOIN cells c ON c.month = a.month AND c.age_band = a.age_band AND c.sex = a.sex"
     ))
     .bind::<SqlUuid, _>(org)
     .bind::<SqlTs, _>(now)
     .bind::<Date, _>(from)
     .bind::<Date, _>(to)
+    .bind::<BigInt, _>(k_min)
     .get_result(conn)?;
 
     let mean_daily_steps = match catalogue::find("steps").and_then(|d| d.field("count").map(|f| (d, f))) {
@@ -128,8 +137,8 @@ pub fn compute(
         "SELECT {month_expr} AS month, u.sex AS sex, u.birth_date AS birth_date, \
                 count(DISTINCT l.user_id) AS people, CAST(sum(l.delta) AS BIGINT) AS points \
          FROM points_ledger l JOIN users u ON u.id = l.user_id \
-         WHERE l.delta > 0 AND l.local_date >= $3 AND l.local_date < $4 \
-           AND l.user_id IN (SELECT c.user_id FROM consents c WHERE {LIVE} AND c.include_points) \
+         WHERE l.user_id IN (SELECT c.user_id FROM consents c WHERE {LIVE} AND c.include_points) \
+           AND l.delta > 0 AND l.local_date >= $3 AND l.local_date < $4 \
          GROUP BY 1, 2, 3"
     ))
     .bind::<SqlUuid, _>(org)

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::accounts::tokens::{hash_secret, normalize_pairing_code, random_code};
-use crate::db::schema::{enrollment_codes, memberships, organizations};
+use crate::db::schema::{enrollment_codes, memberships, organizations, users};
 use crate::db::{DbConn, Id, Ts};
 use crate::error::FieldError;
 
@@ -98,6 +98,17 @@ pub fn join(conn: &mut DbConn, user: Id, raw_code: &str) -> QueryResult<Join> {
     let Some((code_id, org)) = code else {
         return Ok(Join::BadCode);
     };
+    // One resident's joins take turns (their account row is the lock; `NO KEY` so it does not
+    // block their uploads), so two at once find one membership instead of racing to insert two.
+    // SQLite's `BEGIN IMMEDIATE` already serialises them.
+    if let DbConn::Pg(c) = conn {
+        users::table
+            .find(user)
+            .select(users::id)
+            .for_no_key_update()
+            .first::<Id>(c)
+            .optional()?;
+    }
     if let Some(current) = current(conn, user, org)? {
         return Ok(Join::Already(current));
     }

@@ -310,10 +310,18 @@ impl TestApp {
 
     /// An application on an existing database.
     pub async fn on(db: TestDb, throttle: Throttle) -> Self {
+        Self::on_with(db, throttle, Settings::default()).await
+    }
+
+    /// An application with settings other than the defaults (e.g. a smaller `k_min`).
+    pub async fn with_settings(backend: Backend, settings: Settings) -> Self {
+        Self::on_with(TestDb::new(backend), Throttle::new(5, 30), settings).await
+    }
+
+    /// An application on an existing database, with the given settings.
+    pub async fn on_with(db: TestDb, throttle: Throttle, settings: Settings) -> Self {
         let pool: Pool = db::pool(&db.url, 4, std::time::Duration::from_secs(2)).expect("pool");
-        let state = web::Data::new(
-            AppState::new(pool, JwtKeys::new(TEST_SECRET), Settings::default(), throttle).expect("state"),
-        );
+        let state = web::Data::new(AppState::new(pool, JwtKeys::new(TEST_SECRET), settings, throttle).expect("state"));
         let service = test::init_service(http::app(state)).await;
         TestApp {
             db,

@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod aggregates;
 mod cli;
 mod errors;
 mod events;
@@ -15,4 +16,5 @@ mod points_kinds;
 mod points_properties;
 mod points_timezones;
 mod schema;
+mod sharing;
 mod tokens;

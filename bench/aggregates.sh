@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Aggregate benchmark on PostgreSQL (issue 5): p50 of a grouped aggregate (one type, one year,
+# age band × sex) over 100,000 residents, half consenting, at 1, 2, 5 and 10 million measurements,
+# from the monthly rollup and from raw rows. Figures go to BENCHMARKS.md.
+#   bash bench/aggregates.sh                                  # full run (about 15 minutes)
+#   RESIDENTS=10000 MILLIONS=1 RUNS=3 bash bench/aggregates.sh  # quick
+# Creates its own database and drops it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RESIDENTS=${RESIDENTS:-100000}
+MILLIONS=${MILLIONS:-1,2,5,10}
+RUNS=${RUNS:-7}
+PG=${KARADA_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --quiet --example aggregate_load
+db="karada_bench_agg_$$"
+psql "$PG/postgres" -qc "CREATE DATABASE $db"
+trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true' EXIT
+echo "## grouped aggregate ($(date -u +%FT%TZ), $(nproc) cores shared)"
+"$target/release/examples/aggregate_load" --database-url "$PG/$db" --residents "$RESIDENTS" \
+  --millions "$MILLIONS" --runs "$RUNS"
