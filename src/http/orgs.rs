@@ -146,6 +146,7 @@ async fn list_orgs(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Organisation id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The organisation", body = OrganizationView),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json")
     )
@@ -209,6 +210,7 @@ async fn update_org(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Organisation id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "organization-has-members or organization-sponsors-programme", body = Problem, content_type = "application/problem+json")
@@ -321,6 +323,7 @@ async fn add_staff(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Organisation id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Staff", body = StaffList),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json")
     )
@@ -362,6 +365,7 @@ async fn list_staff(
         ("user_id" = uuid::Uuid, Path, description = "Account id")
     ),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Removed"),
         (status = 404, description = "The account holds no role there", body = Problem, content_type = "application/problem+json")
     )

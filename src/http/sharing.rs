@@ -138,6 +138,7 @@ async fn list_memberships(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Membership id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Left (or had left)"),
         (status = 404, description = "No such membership of the caller", body = Problem, content_type = "application/problem+json")
     )
@@ -176,7 +177,7 @@ pub struct ConsentInput {
     /// The purpose the resident agrees to, 1–500 characters.
     #[schema(min_length = 1, max_length = 500)]
     pub purpose: String,
-    /// When the consent ends by itself (future); null: until revoked.
+    /// When the consent ends by itself (future, within ten years); null: until revoked.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -466,6 +467,7 @@ async fn list_consents(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Consent id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The consent", body = ConsentView),
         (status = 404, description = "No such consent of the caller", body = Problem, content_type = "application/problem+json")
     )
@@ -487,6 +489,7 @@ async fn get_consent(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Consent id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The receipt", body = ConsentReceipt),
         (status = 404, description = "No such consent of the caller", body = Problem, content_type = "application/problem+json")
     )
@@ -509,6 +512,7 @@ async fn get_receipt(
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Consent id")),
     responses(
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Revoked"),
         (status = 404, description = "No such consent of the caller", body = Problem, content_type = "application/problem+json")
     )

@@ -135,6 +135,13 @@ pub fn validate(
     }
     if expires_at.is_some_and(|e| e.0 <= now.0) {
         errors.push(FieldError::new("expires_at", "must be in the future"));
+    } else if expires_at.is_some_and(|e| e.0 > now.0 + chrono::Duration::days(3660)) {
+        // Both databases store far fewer years than a client can write; beyond ten years a
+        // consent is better given without an expiry (until revoked).
+        errors.push(FieldError::new(
+            "expires_at",
+            "must be within ten years (omit it for no expiry)",
+        ));
     }
     if errors.is_empty() {
         Ok((types, purpose))

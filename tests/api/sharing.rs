@@ -1112,6 +1112,13 @@ async fn consents_are_validated_field_by_field_and_nothing_is_given(app: TestApp
     let r = post(with(json!({"expires_at": from_now(-Duration::seconds(5))}))).await;
     r.expect(422);
     assert_eq!(r.error_fields(), vec!["expires_at"]);
+    // Far-future expiries (beyond what the databases store) are refused, not a 500.
+    let r = post(with(json!({"expires_at": "9999-12-31T00:00:00Z"}))).await;
+    r.expect(422);
+    assert_eq!(r.error_fields(), vec!["expires_at"]);
+    let r = post(with(json!({"expires_at": from_now(Duration::days(3661))}))).await;
+    r.expect(422);
+    assert_eq!(r.error_fields(), vec!["expires_at"]);
     let r = post(with(json!({"measurement_types": ["nope"], "purpose": "",
                               "expires_at": from_now(-Duration::days(1))})))
     .await;
