@@ -12,3 +12,29 @@ pub mod program;
 pub mod query;
 pub mod rollup;
 pub mod stats;
+
+use chrono::{Months, NaiveDate};
+
+use crate::error::FieldError;
+
+/// Longest period one aggregate or programme-statistics query may cover, in months.
+pub const MAX_MONTHS: u32 = 120;
+
+/// The whole calendar months a requested period covers: the first days of `from`'s and `to`'s
+/// months. A partial month would be a cell of its own, so periods are always widened.
+pub fn whole_months(from: NaiveDate, to: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldError> {
+    if from > to {
+        return Err(FieldError::new("to", "must not be before from"));
+    }
+    let (first, last) = (rollup::month_of(from), rollup::month_of(to));
+    if first
+        .checked_add_months(Months::new(MAX_MONTHS))
+        .is_none_or(|limit| last >= limit)
+    {
+        return Err(FieldError::new(
+            "to",
+            format!("the period may cover at most {MAX_MONTHS} months"),
+        ));
+    }
+    Ok((first, last))
+}

@@ -68,10 +68,6 @@ struct PointsCell {
     points: i64,
 }
 
-/// A consent in force to the organisation (`$1`) at `$2`. SQLite numbers `$n` placeholders in
-/// the order they first appear, so every statement here uses them in ascending order.
-const LIVE: &str = "c.organization_id = $1 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $2)";
-
 /// Computes the statistics for `org` over the months from `from` to `to` (first days). Run in a
 /// transaction after [`query::snapshot`].
 pub fn compute(
@@ -82,9 +78,12 @@ pub fn compute(
     k_min: i64,
     now: Ts,
 ) -> QueryResult<ProgramStats> {
+    // A consent in force to the organisation (`$1`) at `$2`. SQLite numbers `$n` placeholders in
+    // the order they first appear, so every statement here uses them in ascending order.
+    let live = crate::sharing::consents::in_force_sql("$1", "$2");
     let members = crate::sharing::memberships::count_current(conn, org)?;
     let consenting: Count = diesel::sql_query(format!(
-        "SELECT count(DISTINCT c.user_id) AS n FROM consents c WHERE {LIVE}"
+        "SELECT count(DISTINCT c.user_id) AS n FROM consents c WHERE {live}"
     ))
     .bind::<SqlUuid, _>(org)
     .bind::<SqlTs, _>(now)
@@ -94,7 +93,7 @@ pub fn compute(
     let active: Count = diesel::sql_query(format!(
         "WITH active AS (SELECT DISTINCT r.user_id, r.month, r.age_band, r.sex FROM measurement_rollups r \
            WHERE EXISTS (SELECT 1 FROM consents c JOIN consent_types ct ON ct.consent_id = c.id \
-                         WHERE {LIVE} AND c.user_id = r.user_id AND ct.measurement_type = r.kind) \
+                         WHERE {live} AND c.user_id = r.user_id AND ct.measurement_type = r.kind) \
              AND r.month >= $3 AND r.month <= $4), \
          cells AS (SELECT month, age_band, sex FROM active GROUP BY month, age_band, sex HAVING count(*) >= $5) \
          SELECT count(DISTINCT a.user_id) AS n FROM active a \
@@ -137,7 +136,7 @@ pub fn compute(
         "SELECT {month_expr} AS month, u.sex AS sex, u.birth_date AS birth_date, \
                 count(DISTINCT l.user_id) AS people, CAST(sum(l.delta) AS BIGINT) AS points \
          FROM points_ledger l JOIN users u ON u.id = l.user_id \
-         WHERE l.user_id IN (SELECT c.user_id FROM consents c WHERE {LIVE} AND c.include_points) \
+         WHERE l.user_id IN (SELECT c.user_id FROM consents c WHERE {live} AND c.include_points) \
            AND l.delta > 0 AND l.local_date >= $3 AND l.local_date < $4 \
          GROUP BY 1, 2, 3"
     ))

@@ -134,12 +134,11 @@ struct BucketCountRow {
 /// organisation (`$5`) at `$6` covering the type (`$1`), at either access level. It is part of
 /// every aggregate statement, so no answer can include a non-consenting resident.
 fn consent_filter(t: &str) -> String {
+    // Either access level allows aggregates, so the level needs no condition.
     format!(
-        "{t}.user_id IN (SELECT c.user_id FROM consents c \
-           WHERE c.organization_id = $5 AND c.revoked_at IS NULL \
-             AND (c.expires_at IS NULL OR c.expires_at > $6) \
-             AND c.access IN ('aggregate', 'individual') \
-             AND EXISTS (SELECT 1 FROM consent_types ct WHERE ct.consent_id = c.id AND ct.measurement_type = $1))"
+        "{t}.user_id IN (SELECT c.user_id FROM consents c WHERE {} \
+             AND EXISTS (SELECT 1 FROM consent_types ct WHERE ct.consent_id = c.id AND ct.measurement_type = $1))",
+        crate::sharing::consents::in_force_sql("$5", "$6")
     )
 }
 

@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::aggregates::audit::{self, AuditEntry};
 use crate::aggregates::program::{self, Figure};
 use crate::aggregates::query::{self, Dim, Request, Stat};
-use crate::aggregates::rollup::month_of;
 use crate::db::types::Json;
 use crate::db::{Id, Ts};
 use crate::error::{AppError, AppResult, FieldError, Problem};
@@ -20,9 +19,6 @@ use crate::http::auth::Principal;
 use crate::http::paging::{PageQuery, Paged};
 use crate::measurements::catalogue;
 use crate::sharing::StaffRole;
-
-/// Longest period one query may cover.
-const MAX_MONTHS: u32 = 120;
 
 /// A grouping dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -148,7 +144,11 @@ pub struct AggregateView {
     pub groups: Vec<GroupView>,
 }
 
-fn check(input: &AggregateInput) -> AppResult<Request> {
+/// The default statistics.
+const DEFAULT_STATS: [StatName; 2] = [StatName::Count, StatName::Mean];
+
+/// Checks a request; answers the query and the statistic names to report, in request order.
+fn check(input: &AggregateInput) -> AppResult<(Request, Vec<StatName>)> {
     let mut errors = Vec::new();
     let kind = catalogue::find(&input.kind);
     if kind.is_none() {
@@ -161,18 +161,9 @@ fn check(input: &AggregateInput) -> AppResult<Request> {
     if kind.is_some() && field.is_none() {
         errors.push(FieldError::new("field", "must be a numeric field of the type"));
     }
-    let (from, to) = (month_of(input.from), month_of(input.to));
-    if input.from > input.to {
-        errors.push(FieldError::new("to", "must not be before from"));
-    } else if from
-        .checked_add_months(Months::new(MAX_MONTHS))
-        .is_none_or(|limit| to >= limit)
-    {
-        errors.push(FieldError::new(
-            "to",
-            format!("the period may cover at most {MAX_MONTHS} months"),
-        ));
-    }
+    let period = crate::aggregates::whole_months(input.from, input.to)
+        .map_err(|e| errors.push(e))
+        .ok();
     let mut group_by = Vec::new();
     for d in &input.group_by {
         let dim = match d {
@@ -186,7 +177,7 @@ fn check(input: &AggregateInput) -> AppResult<Request> {
         group_by.push(dim);
     }
     let names = if input.stats.is_empty() {
-        vec![StatName::Count, StatName::Mean]
+        DEFAULT_STATS.to_vec()
     } else {
         input.stats.clone()
     };
@@ -203,15 +194,18 @@ fn check(input: &AggregateInput) -> AppResult<Request> {
             "differential privacy is not available in this version; omit epsilon",
         ));
     }
-    match (kind, field) {
-        (Some(kind), Some(field)) if errors.is_empty() => Ok(Request {
-            kind,
-            field,
-            from,
-            to,
-            group_by,
-            stats,
-        }),
+    match (kind, field, period) {
+        (Some(kind), Some(field), Some((from, to))) if errors.is_empty() => Ok((
+            Request {
+                kind,
+                field,
+                from,
+                to,
+                group_by,
+                stats,
+            },
+            names,
+        )),
         _ => Err(AppError::Validation(errors)),
     }
 }
@@ -247,7 +241,7 @@ async fn aggregate(
     let org = Id(path.into_inner());
     who.require_staff(org, StaffRole::Analyst)?;
     let input = body.into_inner();
-    let req = check(&input)?;
+    let (req, names) = check(&input)?;
     let k_min = state.settings.k_min;
     let actor = who.user_id;
     let request_json = serde_json::to_value(&input).map_err(AppError::internal)?;
@@ -274,11 +268,6 @@ async fn aggregate(
             Ok((req, answer))
         })
         .await?;
-    let names: Vec<StatName> = if input.stats.is_empty() {
-        vec![StatName::Count, StatName::Mean]
-    } else {
-        input.stats
-    };
     let groups = answer
         .groups
         .into_iter()
@@ -395,23 +384,9 @@ async fn program_stats(
     query: web::Query<ProgramStatsQuery>,
 ) -> AppResult<web::Json<ProgramStatsView>> {
     let org = Id(path.into_inner());
-    if who.require_staff(org, StaffRole::OrgAdmin).is_err() {
-        who.require_staff(org, StaffRole::Analyst)?;
-    }
+    who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let q = query.into_inner();
-    if q.from > q.to {
-        return Err(AppError::invalid("to", "must not be before from"));
-    }
-    let (from, to) = (month_of(q.from), month_of(q.to));
-    if from
-        .checked_add_months(Months::new(MAX_MONTHS))
-        .is_none_or(|limit| to >= limit)
-    {
-        return Err(AppError::invalid(
-            "to",
-            format!("the period may cover at most {MAX_MONTHS} months"),
-        ));
-    }
+    let (from, to) = crate::aggregates::whole_months(q.from, q.to).map_err(|e| AppError::Validation(vec![e]))?;
     let k_min = state.settings.k_min;
     let actor = who.user_id;
     let stats = state
@@ -497,9 +472,7 @@ async fn aggregate_log(
     query: web::Query<PageQuery>,
 ) -> AppResult<web::Json<Paged<AuditView>>> {
     let org = Id(path.into_inner());
-    if who.require_staff(org, StaffRole::OrgAdmin).is_err() {
-        who.require_staff(org, StaffRole::Analyst)?;
-    }
+    who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let page = query.page()?;
     let rows = state
         .db(move |c| Ok(audit::list(c, org, page.after, PageQuery::fetch(page))?))

@@ -89,6 +89,15 @@ impl Principal {
         }
     }
 
+    /// 403 unless the caller, signed in with a session, holds one of `roles` in organisation `org`.
+    pub fn require_any_staff(&self, org: Id, roles: &[StaffRole]) -> Result<(), AppError> {
+        if roles.iter().any(|r| self.staff.contains(&(org, *r))) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("your roles in this organisation do not allow this"))
+        }
+    }
+
     /// Modality and default source of data this caller uploads: a login session is the resident
     /// typing (`self_reported`, source `manual`); an app or kiosk token says what it is.
     pub fn uploader(&self) -> (Modality, String) {

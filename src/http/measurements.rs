@@ -59,7 +59,7 @@ pub struct MeasurementView {
     pub vascular_age_gap: Option<f64>,
 }
 
-pub(crate) fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
+fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
     MeasurementView {
         vascular_age_gap: m.vascular_age_gap(birth_date),
         id: m.id.0,
@@ -298,7 +298,67 @@ pub struct MeasurementPage {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) fn parse_instant(raw: Option<&str>, field: &str, errors: &mut Vec<FieldError>) -> Option<Ts> {
+/// A checked `GET /v1/measurements`-style query.
+pub(crate) struct ListRequest {
+    /// The type asked for, if any.
+    pub def: Option<&'static TypeDef>,
+    /// Type and time filters.
+    pub filter: ListFilter,
+    /// Page size.
+    pub limit: u32,
+    /// Where the previous page ended.
+    pub cursor: Option<ListCursor>,
+}
+
+impl ListQuery {
+    /// Checks the query (422 naming each bad field; 400 for a malformed cursor). With
+    /// `type_required`, a missing `type` is a 422 too.
+    pub(crate) fn parse(self, type_required: bool) -> AppResult<ListRequest> {
+        let mut errors = Vec::new();
+        if type_required && self.kind.is_none() {
+            errors.push(FieldError::new("type", "is required"));
+        }
+        let def = check_type(self.kind.as_deref(), &mut errors);
+        let filter = ListFilter {
+            kind: def.map(|d| d.name.to_owned()),
+            from: parse_instant(self.from.as_deref(), "from", &mut errors),
+            to: parse_instant(self.to.as_deref(), "to", &mut errors),
+        };
+        let limit = check_limit(self.limit, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| AppError::BadRequest("invalid cursor".to_owned()))?),
+        };
+        Ok(ListRequest {
+            def,
+            filter,
+            limit,
+            cursor,
+        })
+    }
+}
+
+impl MeasurementPage {
+    /// A page from `limit + 1` rows fetched newest first.
+    pub(crate) fn from_rows(limit: u32, rows: Vec<Measurement>, birth: Option<NaiveDate>) -> Self {
+        let page = crate::http::paging::Page { limit, after: None };
+        let paged = Paged::from_rows_with(
+            page,
+            rows,
+            |m| encode_cursor((m.effective_at, m.id)),
+            |m| view(m, birth),
+        );
+        MeasurementPage {
+            items: paged.items,
+            next_cursor: paged.next_cursor,
+        }
+    }
+}
+
+fn parse_instant(raw: Option<&str>, field: &str, errors: &mut Vec<FieldError>) -> Option<Ts> {
     let raw = raw?;
     match DateTime::parse_from_rfc3339(raw) {
         Ok(t) => Some(Ts::from(t.with_timezone(&Utc))),
@@ -312,7 +372,7 @@ pub(crate) fn parse_instant(raw: Option<&str>, field: &str, errors: &mut Vec<Fie
     }
 }
 
-pub(crate) fn check_type(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<&'static TypeDef> {
+fn check_type(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<&'static TypeDef> {
     let def = catalogue::find(raw?);
     if def.is_none() {
         errors.push(FieldError::new(
@@ -324,13 +384,13 @@ pub(crate) fn check_type(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opt
 }
 
 /// Keyset cursor: `effective_at` in µs and the id, hex-encoded; opaque to clients.
-pub(crate) fn encode_cursor((at, id): ListCursor) -> String {
+fn encode_cursor((at, id): ListCursor) -> String {
     let mut bytes = at.0.timestamp_micros().to_be_bytes().to_vec();
     bytes.extend_from_slice(id.0.as_bytes());
     hex::encode(bytes)
 }
 
-pub(crate) fn decode_cursor(raw: &str) -> Option<ListCursor> {
+fn decode_cursor(raw: &str) -> Option<ListCursor> {
     let bytes = hex::decode(raw).ok()?;
     let (micros, id) = bytes.split_at_checked(8)?;
     let at = DateTime::from_timestamp_micros(i64::from_be_bytes(micros.try_into().ok()?))?;
@@ -355,37 +415,14 @@ async fn list_measurements(
     query: web::Query<ListQuery>,
 ) -> AppResult<web::Json<MeasurementPage>> {
     who.require(Scope::MeasurementsRead)?;
-    let q = query.into_inner();
-    let mut errors = Vec::new();
-    let def = check_type(q.kind.as_deref(), &mut errors);
-    let filter = ListFilter {
-        kind: def.map(|d| d.name.to_owned()),
-        from: parse_instant(q.from.as_deref(), "from", &mut errors),
-        to: parse_instant(q.to.as_deref(), "to", &mut errors),
-    };
-    let limit = check_limit(q.limit, &mut errors);
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| AppError::BadRequest("invalid cursor".to_owned()))?),
-    };
+    let ListRequest {
+        filter, limit, cursor, ..
+    } = query.into_inner().parse(false)?;
     let (user_id, birth) = (who.user_id, who.user.birth_date);
     let rows = state
         .db(move |c| Ok(measurements::list(c, user_id, &filter, cursor, i64::from(limit) + 1)?))
         .await?;
-    let page = crate::http::paging::Page { limit, after: None };
-    let paged = Paged::from_rows_with(
-        page,
-        rows,
-        |m| encode_cursor((m.effective_at, m.id)),
-        |m| view(m, birth),
-    );
-    Ok(web::Json(MeasurementPage {
-        items: paged.items,
-        next_cursor: paged.next_cursor,
-    }))
+    Ok(web::Json(MeasurementPage::from_rows(limit, rows, birth)))
 }
 
 /// The newest measurement of each type.

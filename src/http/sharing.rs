@@ -16,11 +16,8 @@ use crate::db::{Id, Ts};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::measurements::{
-    ListQuery, MeasurementPage, check_type, decode_cursor, encode_cursor, parse_instant, view,
-};
-use crate::http::paging::{Page, PageQuery, Paged, check_limit};
-use crate::measurements::ListFilter;
+use crate::http::measurements::{ListQuery, ListRequest, MeasurementPage};
+use crate::http::paging::{PageQuery, Paged};
 use crate::sharing::access_log::AccessEntry;
 use crate::sharing::consents::{self, Access, Consent, NewConsent, Status};
 use crate::sharing::individual::{self, Read, Reader};
@@ -637,25 +634,14 @@ async fn member_measurements(
     let (org, subject) = path.into_inner();
     let (org, subject) = (Id(org), Id(subject));
     who.require_staff(org, StaffRole::HealthStaff)?;
-    let q = query.into_inner();
-    let mut errors = Vec::new();
-    if q.kind.is_none() {
-        errors.push(crate::error::FieldError::new("type", "is required"));
-    }
-    let def = check_type(q.kind.as_deref(), &mut errors);
-    let filter = ListFilter {
-        kind: None,
-        from: parse_instant(q.from.as_deref(), "from", &mut errors),
-        to: parse_instant(q.to.as_deref(), "to", &mut errors),
-    };
-    let limit = check_limit(q.limit, &mut errors);
-    let Some(def) = def.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
-    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| AppError::BadRequest("invalid cursor".to_owned()))?),
-    };
+    let ListRequest {
+        def,
+        filter,
+        limit,
+        cursor,
+    } = query.into_inner().parse(true)?;
+    // `parse(true)` answers a type whenever it succeeds.
+    let def = def.ok_or_else(|| AppError::invalid("type", "is required"))?;
     let actor = who.user_id;
     let read = state
         .tx(move |c| {
@@ -681,16 +667,8 @@ async fn member_measurements(
             "no individual consent of this member covers this type",
         ));
     };
-    let paged = Paged::from_rows_with(
-        Page { limit, after: None },
-        rows,
-        |m| encode_cursor((m.effective_at, m.id)),
-        |m| view(m, None),
-    );
-    Ok(web::Json(MeasurementPage {
-        items: paged.items,
-        next_cursor: paged.next_cursor,
-    }))
+    // The member's birth date is not shared, so no vascular age gap.
+    Ok(web::Json(MeasurementPage::from_rows(limit, rows, None)))
 }
 
 /// Registers the sharing routes.

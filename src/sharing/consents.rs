@@ -292,6 +292,13 @@ pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'a [&'static st
         .filter(consents::id.eq_any(types))
 }
 
+/// The SQL condition "consent `c` is in force for the organisation bound at `org` at the instant
+/// bound at `now`" (placeholders such as `$1`), for store functions that write raw SQL. It states
+/// the same rule as [`covering`]; both live here so they change together.
+pub fn in_force_sql(org: &str, now: &str) -> String {
+    format!("c.organization_id = {org} AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > {now})")
+}
+
 /// The consent in force that lets `org` read `user`'s `measurement_type` individually, if any
 /// (the newest, when several do).
 pub fn individual_consent(

@@ -264,16 +264,3 @@ pub fn roles_of(conn: &mut DbConn, user: Id) -> QueryResult<Vec<(Id, StaffRole)>
         .filter_map(|(org, role)| StaffRole::parse(&role).map(|r| (org, r)))
         .collect())
 }
-
-/// Charges `epsilon` to the organisation's privacy budget; false (nothing charged) when what is
-/// left is less. A conditional update, so concurrent queries cannot overspend.
-pub fn charge_privacy_budget(conn: &mut DbConn, org: Id, epsilon: f64) -> QueryResult<bool> {
-    let n = diesel::update(
-        organizations::table
-            .find(org)
-            .filter((organizations::privacy_spent + epsilon).le(organizations::privacy_budget)),
-    )
-    .set(organizations::privacy_spent.eq(organizations::privacy_spent + epsilon))
-    .execute(conn)?;
-    Ok(n == 1)
-}
