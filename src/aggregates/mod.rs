@@ -8,6 +8,7 @@
 //! of its own.
 
 pub mod audit;
+pub mod privacy;
 pub mod program;
 pub mod query;
 pub mod rollup;

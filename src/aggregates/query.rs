@@ -8,7 +8,6 @@ use diesel::sql_types::{BigInt, Date, Double, Nullable, Text};
 
 use super::rollup;
 use super::stats::{self, Sums};
-use crate::db::types::{SqlTs, SqlUuid};
 use crate::db::{DbConn, Id, Ts};
 use crate::measurements::catalogue::{FieldDef, TypeDef};
 
@@ -142,7 +141,7 @@ fn consent_filter(t: &str) -> String {
     )
 }
 
-fn row_filter(t: &str) -> String {
+pub(super) fn row_filter(t: &str) -> String {
     format!(
         "{t}.kind = $1 AND {t}.field = $2 AND {t}.month >= $3 AND {t}.month <= $4 AND {}",
         consent_filter(t)
@@ -150,7 +149,7 @@ fn row_filter(t: &str) -> String {
 }
 
 /// The publishable cells (at least `$7` people), as a CTE.
-fn publishable_cells() -> String {
+pub(super) fn publishable_cells() -> String {
     format!(
         "cells AS (SELECT r.month, r.age_band, r.sex FROM measurement_rollups r WHERE {} \
            GROUP BY r.month, r.age_band, r.sex HAVING count(*) >= $7)",
@@ -158,7 +157,7 @@ fn publishable_cells() -> String {
     )
 }
 
-fn group_columns(t: &str, dims: &[Dim]) -> String {
+pub(super) fn group_columns(t: &str, dims: &[Dim]) -> String {
     let col = |d: Dim, name: &str, null: &str| {
         if dims.contains(&d) {
             format!("{t}.{name} AS {name}")
@@ -174,7 +173,7 @@ fn group_columns(t: &str, dims: &[Dim]) -> String {
     )
 }
 
-fn key_of(dims: &[Dim], month: Option<NaiveDate>, age_band: Option<String>, sex: Option<String>) -> Key {
+pub(super) fn key_of(dims: &[Dim], month: Option<NaiveDate>, age_band: Option<String>, sex: Option<String>) -> Key {
     Key {
         month: month.filter(|_| dims.contains(&Dim::Month)),
         age_band: age_band.filter(|_| dims.contains(&Dim::AgeBand)),
@@ -184,14 +183,15 @@ fn key_of(dims: &[Dim], month: Option<NaiveDate>, age_band: Option<String>, sex:
 
 macro_rules! bind_common {
     ($q:expr, $req:expr, $org:expr, $now:expr) => {
-        $q.bind::<Text, _>($req.kind.name)
-            .bind::<Text, _>($req.field.name)
-            .bind::<Date, _>($req.from)
-            .bind::<Date, _>($req.to)
-            .bind::<SqlUuid, _>($org)
-            .bind::<SqlTs, _>($now)
+        $q.bind::<diesel::sql_types::Text, _>($req.kind.name)
+            .bind::<diesel::sql_types::Text, _>($req.field.name)
+            .bind::<diesel::sql_types::Date, _>($req.from)
+            .bind::<diesel::sql_types::Date, _>($req.to)
+            .bind::<$crate::db::types::SqlUuid, _>($org)
+            .bind::<$crate::db::types::SqlTs, _>($now)
     };
 }
+pub(super) use bind_common;
 
 /// Runs an aggregate for an organisation: only members with a consent in force covering the
 /// type count; cells of fewer than `k_min` people are dropped before groups are combined. Run

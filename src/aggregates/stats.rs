@@ -48,24 +48,33 @@ impl Sums {
 /// value of rank `q·(n−1)` (0-based), interpolated linearly within it. The true quantile lies in
 /// the same bucket, so the error is at most one bucket width, `(hi − lo) / BUCKETS`.
 pub fn quantile(hist: &BTreeMap<i32, i64>, lo: f64, hi: f64, q: f64) -> Option<f64> {
-    let n: i64 = hist.values().sum();
-    if n == 0 {
+    #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
+    let weights = hist.iter().map(|(&b, &c)| (b, c as f64));
+    quantile_weighted(weights, lo, hi, q)
+}
+
+/// [`quantile`] over weighted buckets (`(bucket, weight)` in bucket order, weights positive):
+/// the weights of a bounded or noisy histogram need not be whole.
+pub fn quantile_weighted(hist: impl Iterator<Item = (i32, f64)> + Clone, lo: f64, hi: f64, q: f64) -> Option<f64> {
+    let n: f64 = hist.clone().map(|(_, c)| c).sum();
+    if n <= 0.0 {
         return None;
     }
     let width = (hi - lo) / f64::from(BUCKETS);
-    #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
-    let rank = q * (n - 1) as f64;
-    let mut before = 0_i64;
-    for (&b, &count) in hist {
-        #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
-        let (start, c) = (before as f64, count as f64);
-        if rank < start + c {
-            let within = ((rank - start) + 0.5) / c;
+    // With whole counts this is the rank of a value; with weights below one in all, the first
+    // bucket's.
+    let rank = q * (n - 1.0).max(0.0);
+    let mut before = 0.0;
+    let mut last = None;
+    for (b, c) in hist {
+        if rank < before + c {
+            let within = ((rank - before) + 0.5) / c;
             return Some(lo + width * (f64::from(b) + within.clamp(0.0, 1.0)));
         }
-        before += count;
+        before += c;
+        last = Some(b);
     }
-    hist.keys().next_back().map(|&b| lo + width * f64::from(b + 1))
+    last.map(|b| lo + width * f64::from(b + 1))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::aggregates::audit::{self, AuditEntry};
+use crate::aggregates::privacy::{self, Figures, Plan};
 use crate::aggregates::program::{self, Figure};
 use crate::aggregates::query::{self, Dim, Request, Stat};
 use crate::db::types::Json;
@@ -93,8 +94,11 @@ pub struct AggregateInput {
     /// Statistics (default `count` and `mean`).
     #[serde(default)]
     pub stats: Vec<StatName>,
-    /// Differential privacy is not available in this version: a request carrying `epsilon` is
-    /// refused (422) rather than answered without the noise it asks for.
+    /// Differential privacy: release every published figure with Laplace noise so that the
+    /// answer as a whole is `epsilon`-differentially private (0.01–10), charged to the
+    /// organisation's privacy budget (409 `privacy-budget-exhausted` once it cannot cover it).
+    /// Suppression of small cells is decided as without it. See `noise` in the answer.
+    #[schema(minimum = 0.01, maximum = 10)]
     pub epsilon: Option<f64>,
 }
 
@@ -142,6 +146,25 @@ pub struct AggregateView {
     pub to: NaiveDate,
     /// Groups in key order: every group with any consenting data.
     pub groups: Vec<GroupView>,
+    /// Present when the request carried `epsilon`: how the figures were noised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseView>,
+}
+
+/// How a differentially private answer was noised.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoiseView {
+    /// Epsilon of the whole answer, charged to the organisation's budget.
+    pub epsilon: f64,
+    /// Budget left after this answer.
+    pub budget_left: f64,
+    /// Most measurements one person's month (in one age band) contributes; months with more
+    /// are scaled down to this many, their mean kept. `measurements` and `count` are of these
+    /// bounded contributions.
+    pub cap_per_person_month: i64,
+    /// The Laplace scale of each noised quantity (`people`, `measurements`, `sum`,
+    /// `sum_of_squares`, `histogram`): its L1 sensitivity ÷ its equal share of epsilon.
+    pub laplace_scale: BTreeMap<String, f64>,
 }
 
 /// The default statistics.
@@ -188,11 +211,8 @@ fn check(input: &AggregateInput) -> AppResult<(Request, Vec<StatName>)> {
         }
         stats.push(s.stat());
     }
-    if input.epsilon.is_some() {
-        errors.push(FieldError::new(
-            "epsilon",
-            "differential privacy is not available in this version; omit epsilon",
-        ));
+    if let Some(e) = input.epsilon.and_then(privacy::validate_epsilon) {
+        errors.push(e);
     }
     match (kind, field, period) {
         (Some(kind), Some(field), Some((from, to))) if errors.is_empty() => Ok((
@@ -228,6 +248,7 @@ fn last_day(month: NaiveDate) -> NaiveDate {
     request_body = AggregateInput,
     responses(
         (status = 200, description = "The answer", body = AggregateView),
+        (status = 409, description = "The privacy budget cannot cover `epsilon` (`privacy-budget-exhausted`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
     )
 )]
@@ -245,11 +266,48 @@ async fn aggregate(
     let k_min = state.settings.k_min;
     let actor = who.user_id;
     let request_json = serde_json::to_value(&input).map_err(AppError::internal)?;
-    let (req, answer) = state
+    // Every numeric field of the catalogue has a plausible range, so a plan always exists.
+    let plan = match input.epsilon {
+        Some(e) => Some(Plan::new(&req, e).ok_or_else(|| AppError::invalid("field", "has no plausible range"))?),
+        None => None,
+    };
+    // The budget is charged first, in a transaction of its own: the answer's transaction reads
+    // one snapshot (repeatable read on PostgreSQL), where two queries charging the same
+    // organisation would fail each other's update instead of taking turns. An answer that fails
+    // after the charge is not refunded, which errs on the side of privacy.
+    let budget_left = match &plan {
+        Some(p) => {
+            let epsilon = p.epsilon;
+            Some(state.tx(move |c| spend(c, org, epsilon)).await?)
+        }
+        None => None,
+    };
+    let (req, groups, noise) = state
         .tx(move |c| {
             query::snapshot(c)?;
             let now = Ts::now();
             let answer = query::run(c, org, &req, i64::from(k_min), now)?;
+            let groups = match &plan {
+                None => answer
+                    .groups
+                    .iter()
+                    .map(|(k, g)| (k.clone(), g.as_ref().map(|g| privacy::exact(&req, g))))
+                    .collect(),
+                Some(p) => {
+                    let bounded = privacy::bounded(c, org, &req, p, i64::from(k_min), now)?;
+                    privacy::release(&req, p, &answer, &bounded).map_err(AppError::internal)?
+                }
+            };
+            let noise = plan.as_ref().zip(budget_left).map(|(p, left)| NoiseView {
+                epsilon: p.epsilon,
+                budget_left: left,
+                cap_per_person_month: privacy::CAP_PER_ROW,
+                laplace_scale: p
+                    .parts
+                    .iter()
+                    .map(|(q, _, scale)| (q.name().to_owned(), *scale))
+                    .collect(),
+            });
             let published = answer.groups.iter().filter(|(_, g)| g.is_some()).count();
             audit::record(
                 c,
@@ -259,17 +317,16 @@ async fn aggregate(
                     actor_id: Some(actor),
                     query: "aggregate".to_owned(),
                     request: Json(request_json),
-                    epsilon: None,
+                    epsilon: plan.as_ref().map(|p| p.epsilon),
                     groups: i32::try_from(published).unwrap_or(i32::MAX),
                     suppressed: i32::try_from(answer.groups.len() - published).unwrap_or(i32::MAX),
                     created_at: now,
                 },
             )?;
-            Ok((req, answer))
+            Ok((req, groups, noise))
         })
         .await?;
-    let groups = answer
-        .groups
+    let groups = groups
         .into_iter()
         .map(|(k, g)| {
             let key = KeyView {
@@ -285,14 +342,21 @@ async fn aggregate(
                     stats: None,
                     suppressed: true,
                 },
-                Some(g) => GroupView {
+                Some(Figures {
+                    people,
+                    measurements,
+                    stats,
+                }) => GroupView {
                     key,
-                    people: Some(g.people),
-                    measurements: Some(g.sums.n),
+                    people: Some(people),
+                    measurements: Some(measurements),
                     stats: Some(
                         names
                             .iter()
-                            .map(|s| (s.name().to_owned(), query::statistic(&req, &g, s.stat())))
+                            .map(|n| {
+                                let v = stats.iter().find(|(s, _)| *s == n.stat()).and_then(|(_, v)| *v);
+                                (n.name().to_owned(), v)
+                            })
                             .collect(),
                     ),
                     suppressed: false,
@@ -305,7 +369,21 @@ async fn aggregate(
         from: req.from,
         to: last_day(req.to),
         groups,
+        noise,
     }))
+}
+
+/// Charges `epsilon` to the organisation's privacy budget (its own transaction); answers what is
+/// left.
+fn spend(c: &mut crate::db::DbConn, org: Id, epsilon: f64) -> AppResult<f64> {
+    if !privacy::charge(c, org, epsilon)? {
+        return Err(AppError::StateConflict {
+            slug: "privacy-budget-exhausted",
+            detail: "the organisation's privacy budget cannot cover this epsilon".to_owned(),
+        });
+    }
+    let o = crate::sharing::orgs::find(c, org)?.ok_or(AppError::NotFound)?;
+    Ok((o.privacy_budget - o.privacy_spent).max(0.0))
 }
 
 /// Query of `GET /v1/orgs/{org_id}/program-stats`.

@@ -761,14 +761,17 @@ async fn only_the_organisations_analysts_query_and_requests_are_validated(app: T
             vec!["group_by"],
         ),
         (january(json!({"stats": ["mean", "mean"]})), vec!["stats"]),
-        (january(json!({"epsilon": 1.0})), vec!["epsilon"]),
+        (january(json!({"epsilon": 0})), vec!["epsilon"]),
+        (january(json!({"epsilon": -1})), vec!["epsilon"]),
+        (january(json!({"epsilon": 0.009})), vec!["epsilon"]),
+        (january(json!({"epsilon": 10.5})), vec!["epsilon"]),
         (
             query(
                 "weight",
                 "kg",
                 "2026-01-01",
                 "2026-01-31",
-                json!({"epsilon": 0.5, "group_by": ["month", "month"]}),
+                json!({"epsilon": 50, "group_by": ["month", "month"]}),
             ),
             vec!["type", "group_by", "epsilon"],
         ),
@@ -794,6 +797,8 @@ async fn only_the_organisations_analysts_query_and_requests_are_validated(app: T
         query("body_weight", "kg", "2026-13-01", "2026-01-31", json!({})),
         query("body_weight", "kg", "2026-01-01T00:00:00Z", "2026-01-31", json!({})),
         json!({"type": "body_weight", "field": "kg", "from": "2026-01-01"}),
+        january(json!({"epsilon": "1"})),
+        january(json!({"epsilon": null, "x": 1})),
     ] {
         let r = aggregate(&app, &a.id, &a.analyst.access, body.clone()).await;
         assert_eq!(r.status.as_u16(), 400, "{body}: {}", String::from_utf8_lossy(&r.raw));
@@ -1150,4 +1155,220 @@ async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answe
     assert_published(group(&a, json!({"age_band": "40-49"})), 3, 3, 9000.0);
     let a = answer(&app, &org, november(json!({}))).await;
     assert_published(group(&a, json!({})), 5, 8, (31000.0 + 27000.0) / 8.0);
+}
+
+// ---- differential privacy ----
+
+both_backends_k3!(
+    private_answers_bound_each_persons_month_and_centre_their_sums,
+    private_answers_are_noised_keep_suppression_and_spend_the_budget,
+    concurrent_private_queries_never_spend_more_than_the_budget,
+);
+
+/// Sets an organisation's privacy budget.
+async fn set_budget(app: &TestApp, ops: &str, org: &str, budget: f64) {
+    app.call(
+        Method::PUT,
+        &format!("/v1/admin/organizations/{org}"),
+        Some(ops),
+        Some(json!({"name": "acme Corporation", "kind": "employer", "privacy_budget": budget})),
+    )
+    .await
+    .expect(200);
+}
+
+/// The organisation as operators see it.
+async fn organisation(app: &TestApp, ops: &str, org: &str) -> Value {
+    let r = app.get(&format!("/v1/admin/organizations/{org}"), Some(ops)).await;
+    r.expect(200);
+    r.body.clone()
+}
+
+/// The plausible range of `body_weight.kg`, from the catalogue.
+async fn kg_range(app: &TestApp) -> (f64, f64) {
+    let catalogue = app.get("/v1/measurement-types", None).await;
+    catalogue.expect(200);
+    let kg = &catalogue.body["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "body_weight")
+        .unwrap()["fields"][0];
+    (num(&kg["min"]), num(&kg["max"]))
+}
+
+/// The bounded sums behind a private answer, read through the store function on the test's own
+/// database: a month of more than 31 measurements counts as 31 with its mean kept, values are
+/// centred on the middle of the plausible range, and only publishable cells count.
+async fn private_answers_bound_each_persons_month_and_centre_their_sums(app: TestApp) {
+    use karada::aggregates::privacy::{self, Plan};
+    use karada::aggregates::query::{Request, Stat};
+    use karada::db::{Id, Ts};
+
+    let ops = admin(&app).await;
+    let org = new_org(&app, &ops, "acme").await;
+    let people = residents(&app, "w", 3, "1980-04-01", "female").await;
+    for s in &people {
+        member(&app, &org, s, &["body_weight"]).await;
+    }
+    let (lo, hi) = kg_range(&app).await;
+    // 40 weighings of 70 kg (twice a day for 20 days), two of 60 and 62, and one at the top of
+    // the range.
+    let many = (1..=20)
+        .flat_map(|d| [7, 19].map(|h| weight(&format!("2026-01-{d:02}"), h, 70.0)))
+        .collect();
+    batch(&app, &people[0], many).await;
+    weigh(&app, &people[1], "2026-01-03", 60.0).await;
+    weigh(&app, &people[1], "2026-01-04", 62.0).await;
+    weigh(&app, &people[2], "2026-01-05", hi).await;
+    // Two men: a cell under k, which must not count.
+    for s in residents(&app, "m", 2, "1980-04-01", "male").await {
+        member(&app, &org, &s, &["body_weight"]).await;
+        weigh(&app, &s, "2026-01-05", 100.0).await;
+    }
+
+    let kind = karada::measurements::catalogue::find("body_weight").unwrap();
+    let req = Request {
+        kind,
+        field: kind.numeric_fields().find(|f| f.name == "kg").unwrap(),
+        from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        to: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        group_by: vec![],
+        stats: vec![Stat::Mean, Stat::Stddev, Stat::P50],
+    };
+    let plan = Plan::new(&req, 1.0).unwrap();
+    let mid = (lo + hi) / 2.0;
+    assert_eq!((plan.lo, plan.hi, plan.mid), (lo, hi, mid));
+    let org_id = Id(org.id.parse().unwrap());
+    let bounded = privacy::bounded(&mut app.db.conn(), org_id, &req, &plan, i64::from(K), Ts::now()).unwrap();
+    assert_eq!(bounded.len(), 1, "one group: {bounded:?}");
+    let b = bounded.values().next().unwrap();
+    let c = |x: f64| x - mid;
+    let near = |a: f64, e: f64, what: &str| assert!((a - e).abs() < 1e-6 * e.abs().max(1.0), "{what}: {a} != {e}");
+    near(b.n, 31.0 + 2.0 + 1.0, "measurements, 40 capped at 31");
+    near(b.sum, 31.0 * c(70.0) + c(60.0) + c(62.0) + c(hi), "centred sum");
+    near(
+        b.sum_sq,
+        31.0 * c(70.0).powi(2) + c(60.0).powi(2) + c(62.0).powi(2) + c(hi).powi(2),
+        "centred sum of squares",
+    );
+    let weights: f64 = b.hist.values().sum();
+    near(weights, 34.0, "histogram weights, 40 capped at 31");
+    let bucket = |v: f64| (((v - lo) / (hi - lo) * 200.0).floor() as i32).clamp(0, 199);
+    assert!(b.hist[&bucket(70.0)] >= 31.0 - 1e-9, "{:?}", b.hist);
+    assert!(b.hist[&199] >= 1.0 - 1e-9, "the top of the range: {:?}", b.hist);
+}
+
+async fn private_answers_are_noised_keep_suppression_and_spend_the_budget(app: TestApp) {
+    let ops = admin(&app).await;
+    let org = new_org(&app, &ops, "acme").await;
+    set_budget(&app, &ops, &org.id, 2.0).await;
+    let (lo, hi) = kg_range(&app).await;
+    let women = residents(&app, "w", 3, "1980-04-01", "female").await;
+    for (s, kg) in women.iter().zip([58.0, 60.0, 62.5]) {
+        member(&app, &org, s, &["body_weight"]).await;
+        weigh(&app, s, "2026-01-10", kg).await;
+    }
+    let men = residents(&app, "m", 2, "1980-04-01", "male").await;
+    for s in &men {
+        member(&app, &org, s, &["body_weight"]).await;
+        weigh(&app, s, "2026-01-10", 80.0).await;
+    }
+    let exact_mean = (58.0 + 60.0 + 62.5) / 3.0;
+
+    let stats = json!(["count", "mean", "stddev", "p50"]);
+    let a = answer(&app, &org, january(json!({"epsilon": 0.5, "stats": stats}))).await;
+    let noise = &a["noise"];
+    assert_eq!(noise["epsilon"], 0.5);
+    close(&noise["budget_left"], 1.5);
+    assert_eq!(noise["cap_per_person_month"], 31);
+    // One month: a person has at most 2 rows (a birthday can split the month), each of at most
+    // 31 measurements; epsilon is split five ways.
+    let share = 0.5 / 5.0;
+    let half = (hi - lo) / 2.0;
+    close(&noise["laplace_scale"]["people"], 1.0 / share);
+    close(&noise["laplace_scale"]["measurements"], 62.0 / share);
+    close(&noise["laplace_scale"]["sum"], 62.0 * half / share);
+    close(&noise["laplace_scale"]["sum_of_squares"], 62.0 * half * half / share);
+    close(&noise["laplace_scale"]["histogram"], 62.0 / share);
+    let g = group(&a, json!({}));
+    assert!(g.get("suppressed").is_none(), "{g}");
+    for field in ["people", "measurements"] {
+        assert!(g[field].as_i64().unwrap() >= 0, "{g}");
+    }
+    // At a Laplace scale of 620 measurements the noisy count rounds to the true 3 about once in
+    // 1,240 answers, and then the mean (defined from one noisy measurement up) differs.
+    assert_eq!(g["stats"]["count"].as_f64(), g["measurements"].as_f64(), "{g}");
+    let mean = g["stats"]["mean"].as_f64();
+    assert!(
+        g["measurements"] != 3 || mean.is_some_and(|m| m != exact_mean),
+        "the figures are noised: {g}"
+    );
+    if let Some(mean) = mean {
+        assert!((lo..=hi).contains(&mean), "in the plausible range: {g}");
+    }
+    if let Some(p50) = g["stats"]["p50"].as_f64() {
+        assert!((lo..=hi).contains(&p50), "{g}");
+    }
+    // The cell of two men stays suppressed: noise is no way around k_min.
+    let a = answer(
+        &app,
+        &org,
+        january(json!({"epsilon": 0.5, "group_by": ["sex"], "stats": ["mean"]})),
+    )
+    .await;
+    assert_suppressed(group(&a, json!({"sex": "male"})), json!({"sex": "male"}));
+    assert!(group(&a, json!({"sex": "female"})).get("suppressed").is_none());
+    close(&a["noise"]["budget_left"], 1.0);
+
+    // Spending the rest, then a refusal that charges and records nothing.
+    let a = answer(&app, &org, january(json!({"epsilon": 1.0}))).await;
+    close(&a["noise"]["budget_left"], 0.0);
+    let r = aggregate(&app, &org.id, &org.analyst.access, january(json!({"epsilon": 0.01}))).await;
+    assert_problem(&r, 409, "privacy-budget-exhausted");
+    let o = organisation(&app, &ops, &org.id).await;
+    close(&o["privacy_spent"], 2.0);
+    // Exact answers spend no budget and still work.
+    let a = answer(&app, &org, january(json!({}))).await;
+    assert!(a.get("noise").is_none(), "{a}");
+    assert_published(group(&a, json!({})), 3, 3, exact_mean);
+
+    // The organisation's log holds each answer with its epsilon, and not the refusal.
+    let r = app
+        .get(&format!("/v1/orgs/{}/aggregate-log", org.id), Some(&org.analyst.access))
+        .await;
+    r.expect(200);
+    let eps: Vec<Value> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["epsilon"].clone())
+        .collect();
+    assert_eq!(eps, [json!(null), json!(1.0), json!(0.5), json!(0.5)], "{}", r.body);
+    // Raising the budget lets private queries run again.
+    set_budget(&app, &ops, &org.id, 2.5).await;
+    let a = answer(&app, &org, january(json!({"epsilon": 0.5}))).await;
+    close(&a["noise"]["budget_left"], 0.0);
+}
+
+async fn concurrent_private_queries_never_spend_more_than_the_budget(app: TestApp) {
+    let ops = admin(&app).await;
+    let org = new_org(&app, &ops, "acme").await;
+    set_budget(&app, &ops, &org.id, 1.0).await;
+    for (s, kg) in residents(&app, "w", 3, "1980-04-01", "female")
+        .await
+        .iter()
+        .zip([58.0, 60.0, 62.5])
+    {
+        member(&app, &org, s, &["body_weight"]).await;
+        weigh(&app, s, "2026-01-10", kg).await;
+    }
+    let body = january(json!({"epsilon": 0.3}));
+    let answers = join_all((0..8).map(|_| aggregate(&app, &org.id, &org.analyst.access, body.clone()))).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    for r in answers.iter().filter(|r| r.status.as_u16() != 200) {
+        assert_problem(r, 409, "privacy-budget-exhausted");
+    }
+    close(&organisation(&app, &ops, &org.id).await["privacy_spent"], 0.9);
 }
