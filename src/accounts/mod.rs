@@ -1,6 +1,8 @@
 //! Accounts: residents and operators, their profile, and the rules for creating and changing one.
-//! Sessions, refresh tokens, app tokens and pairing codes live in [`tokens`].
+//! Sessions, refresh tokens, app tokens and pairing codes live in [`tokens`]; erasing an account
+//! and everything about its person in [`erasure`].
 
+pub mod erasure;
 pub mod password;
 pub mod tokens;
 

@@ -1,11 +1,12 @@
-//! Auth and account routes: register, login, refresh, logout, the profile, password change, app
-//! tokens, kiosk pairing, and the operators' account lookup.
+//! Auth and account routes: register, login, refresh, logout, the profile, password change,
+//! erasure, app tokens, kiosk pairing, and the operators' account lookup.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::erasure::{self, Erasure};
 use crate::accounts::password::{self, Password};
 use crate::accounts::tokens::{self, AppToken, IssuedRefresh, Modality, Rotation, Scope};
 use crate::accounts::{self, NewUser, ProfileChanges, Role, Sex, User};
@@ -160,6 +161,15 @@ pub struct PasswordChangeRequest {
     /// The new password: 12 characters to 1,024 bytes.
     #[schema(value_type = String, format = Password, min_length = 12)]
     pub new_password: Password,
+}
+
+/// `DELETE /v1/me` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseAccountRequest {
+    /// The account's password, to confirm the erasure.
+    #[schema(value_type = String, format = Password)]
+    pub password: Password,
 }
 
 /// `POST /v1/me/app-tokens` body.
@@ -555,6 +565,50 @@ async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Erases the account and everything held about the resident, confirmed with the password.
+///
+/// Measurements, points, lottery entries and wins, memberships, consents, staff roles, sessions,
+/// app tokens and pairing codes go in one transaction; every token of the account fails from the
+/// next request on, and the email may be registered again as a new account. Organisations' access
+/// logs and audit records keep the fact that a read or query happened, pointing at no one. The
+/// last operator account cannot be erased.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = EraseAccountRequest,
+    responses(
+        (status = 204, description = "Erased; every token of the account is revoked"),
+        (status = 403, description = "The password is wrong, or the credential is not a login session; nothing changed",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last operator account cannot be erased (`last-operator`); nothing changed",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))
+    )
+)]
+#[delete("/v1/me")]
+async fn erase_me(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<EraseAccountRequest>,
+) -> AppResult<HttpResponse> {
+    who.require(Scope::Account)?;
+    let EraseAccountRequest { password } = body.into_inner();
+    // The same budget as password changes: a stolen access token cannot guess its way to erasure.
+    state.throttle.account_attempt(&who.user_id.to_string())?;
+    if !verify_password(password, Some(who.user.password_hash.clone())).await? {
+        return Err(AppError::Forbidden("the password is wrong"));
+    }
+    let outcome = state.tx(move |c| Ok(erasure::erase(c, who.user_id)?)).await?;
+    match outcome {
+        Erasure::Erased => Ok(HttpResponse::NoContent().finish()),
+        Erasure::LastOperator => Err(AppError::StateConflict {
+            slug: "last-operator",
+            detail: "the last operator account cannot be erased; make another account an operator first".to_owned(),
+        }),
+    }
+}
+
 // ---- app tokens ----
 
 /// Creates an app token with the given scopes. The secret is in this answer only.
@@ -778,6 +832,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_me)
         .service(patch_me)
         .service(change_password)
+        .service(erase_me)
         .service(create_app_token)
         .service(list_app_tokens)
         .service(revoke_app_token)

@@ -399,7 +399,7 @@ async fn consent_to_one_organisation_does_not_leak_to_another(app: TestApp) {
 }
 
 async fn revocation_expiry_and_leaving_each_remove_a_resident_from_the_next_answer(app: TestApp) {
-    // Account deletion would be a fourth way out, but this version has no `DELETE /v1/me`.
+    // Account erasure, a fourth way out, is in erasure.rs.
     let ops = admin(&app).await;
     let org = new_org(&app, &ops, "acme").await;
     let women40 = residents(&app, "fa", 3, "1980-04-01", "female").await;

@@ -6,6 +6,7 @@ mod common;
 mod accounts;
 mod aggregates;
 mod cli;
+mod erasure;
 mod errors;
 mod events;
 mod lotteries;

@@ -1,0 +1,9 @@
+DROP INDEX pairing_codes_app_token;
+DROP INDEX lottery_entries_ledger_entry;
+DROP INDEX lottery_winners_user_id;
+DROP INDEX consents_membership;
+DROP INDEX memberships_user;
+DROP INDEX enrollment_codes_created_by;
+DROP INDEX aggregate_log_actor;
+DROP INDEX access_log_consent;
+DROP INDEX access_log_actor;
