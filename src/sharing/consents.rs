@@ -154,6 +154,7 @@ pub fn validate(
 /// or `None` when the resident is not a member of that organisation now. Run inside a
 /// transaction (the consent and its types are one write).
 pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<Id>> {
+    crate::sharing::memberships::take_turn(conn, user)?;
     let q = memberships::table
         .filter(memberships::user_id.eq(user))
         .filter(memberships::organization_id.eq(new.organization_id))

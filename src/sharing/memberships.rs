@@ -80,6 +80,23 @@ pub enum Join {
     BadCode,
 }
 
+/// Makes a resident's changes to their memberships and consents take turns, on PostgreSQL, by
+/// locking their account row until commit (`NO KEY`, so their uploads are not blocked). Taken
+/// first, before any membership row, so the order of locks is the same as an erasure's (account,
+/// then memberships) and the two cannot deadlock. SQLite's `BEGIN IMMEDIATE` already serialises
+/// writers.
+pub fn take_turn(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        users::table
+            .find(user)
+            .select(users::id)
+            .for_no_key_update()
+            .first::<Id>(c)
+            .optional()?;
+    }
+    Ok(())
+}
+
 /// Joins the organisation of an enrollment code. Run inside a transaction: the use is counted by
 /// a conditional update, so a code's `max_uses` holds under concurrent joins.
 pub fn join(conn: &mut DbConn, user: Id, raw_code: &str) -> QueryResult<Join> {
@@ -98,17 +115,8 @@ pub fn join(conn: &mut DbConn, user: Id, raw_code: &str) -> QueryResult<Join> {
     let Some((code_id, org)) = code else {
         return Ok(Join::BadCode);
     };
-    // One resident's joins take turns (their account row is the lock; `NO KEY` so it does not
-    // block their uploads), so two at once find one membership instead of racing to insert two.
-    // SQLite's `BEGIN IMMEDIATE` already serialises them.
-    if let DbConn::Pg(c) = conn {
-        users::table
-            .find(user)
-            .select(users::id)
-            .for_no_key_update()
-            .first::<Id>(c)
-            .optional()?;
-    }
+    // Two joins at once find one membership instead of racing to insert two.
+    take_turn(conn, user)?;
     if let Some(current) = current(conn, user, org)? {
         return Ok(Join::Already(current));
     }
