@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod aggregates;
 pub mod auth;
 pub mod events;
+pub mod export;
 pub mod lotteries;
 pub mod measurements;
 pub mod ops;
@@ -111,6 +112,7 @@ impl AppState {
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::routes(cfg);
     accounts::routes(cfg);
+    export::routes(cfg);
     measurements::routes(cfg);
     points::routes(cfg);
     lotteries::routes(cfg);

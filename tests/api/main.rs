@@ -9,6 +9,7 @@ mod cli;
 mod erasure;
 mod errors;
 mod events;
+mod export;
 mod lotteries;
 mod measurements;
 mod operations;
