@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod http;
+pub mod import;
 pub mod measurements;
 pub mod points;
 pub mod sharing;

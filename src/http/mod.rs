@@ -4,13 +4,13 @@ pub mod accounts;
 pub mod aggregates;
 pub mod auth;
 pub mod events;
-pub mod export;
 pub mod lotteries;
 pub mod measurements;
 pub mod ops;
 pub mod orgs;
 pub mod paging;
 pub mod points;
+pub mod portability;
 pub mod sharing;
 pub mod throttle;
 
@@ -112,7 +112,7 @@ impl AppState {
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::routes(cfg);
     accounts::routes(cfg);
-    export::routes(cfg);
+    portability::routes(cfg);
     measurements::routes(cfg);
     points::routes(cfg);
     lotteries::routes(cfg);

@@ -10,6 +10,7 @@ mod erasure;
 mod errors;
 mod events;
 mod export;
+mod import;
 mod lotteries;
 mod measurements;
 mod operations;
