@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::accounts::tokens::Scope;
+use crate::accounts::tokens::{Modality, Scope};
 use crate::db::{Id, Pool};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::export::fhir::Bundle;
@@ -227,31 +227,47 @@ async fn import_measurements(
             Entry::Skipped(_) => None,
         })
         .collect();
-    let mapped: Vec<(
-        usize,
-        measurements::MeasurementInput,
-        Option<crate::accounts::tokens::Modality>,
-    )> = items
+    let mapped: Vec<(usize, measurements::MeasurementInput, Option<Modality>, Option<Id>)> = items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| item.input.as_ref().ok().map(|input| (i, input.clone(), item.modality)))
+        .filter_map(|(i, item)| {
+            item.input
+                .as_ref()
+                .ok()
+                .map(|input| (i, input.clone(), item.modality, item.own_id()))
+        })
         .collect();
-    let at: Vec<usize> = mapped.iter().map(|(i, _, _)| *i).collect();
-    let inputs = mapped.into_iter().map(|(_, input, m)| Ok((input, m))).collect();
     let who_uploads = uploader(&who);
-    let recorded = if at.is_empty() {
+    let user = who.user_id;
+    let recorded: Vec<(usize, ItemResult)> = if mapped.is_empty() {
         Vec::new()
     } else {
         state
             .db(move |c| {
-                Ok(measurements::record_claimed(c, &who_uploads, inputs, |_| {
-                    String::new()
-                })?)
+                // An Observation that is one of the caller's own measurements (their export, imported
+                // back) is that measurement, whatever client reference it lacked.
+                let ids: Vec<Id> = mapped.iter().filter_map(|(_, _, _, id)| *id).collect();
+                let own = measurements::find_many(c, user, &ids)?;
+                let mut results = Vec::new();
+                let mut rest = Vec::new();
+                for (i, input, modality, id) in mapped {
+                    match own.iter().find(|m| Some(m.id) == id) {
+                        Some(m) => results.push((i, ItemResult::Done(Outcome::Duplicate(m.clone())))),
+                        None => rest.push((i, input, modality)),
+                    }
+                }
+                let at: Vec<usize> = rest.iter().map(|(i, _, _)| *i).collect();
+                let inputs = rest.into_iter().map(|(_, input, m)| Ok((input, m))).collect();
+                if !at.is_empty() {
+                    let recorded = measurements::record_claimed(c, &who_uploads, inputs, |_| String::new())?;
+                    results.extend(at.into_iter().zip(recorded));
+                }
+                Ok(results)
             })
             .await?
     };
     let mut outcomes: Vec<Option<ItemResult>> = vec![None; items.len()];
-    for (i, r) in at.into_iter().zip(recorded) {
+    for (i, r) in recorded {
         outcomes[i] = Some(r);
     }
 

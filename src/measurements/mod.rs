@@ -400,6 +400,18 @@ pub fn find(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Measurement> 
         .first(conn)
 }
 
+/// Those of `ids` that are the resident's measurements.
+pub fn find_many(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<Vec<Measurement>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    measurements::table
+        .filter(measurements::user_id.eq(user_id))
+        .filter(measurements::id.eq_any(ids))
+        .select(Measurement::as_select())
+        .load(conn)
+}
+
 /// Deletes one of the resident's measurements and rewrites the aggregate rollup of its month, in
 /// the caller's transaction; false if there is none.
 pub fn delete(conn: &mut DbConn, who: &crate::aggregates::rollup::Subject, id: Id) -> QueryResult<bool> {

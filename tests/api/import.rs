@@ -113,6 +113,19 @@ async fn a_fhir_export_imported_into_a_fresh_account_gives_the_same_measurements
         .collect();
     assert_eq!(kinds_before, kinds_after);
 
+    // Back into the account it came from: nothing new, even for the measurements exported without
+    // a client reference.
+    let r = import(&app, &hanako, bundle.clone()).await;
+    r.expect(200);
+    assert_eq!(
+        (r.body["created"].as_u64(), r.body["duplicates"].as_u64()),
+        (Some(0), Some(17)),
+        "{}",
+        r.body
+    );
+    let same: ExportDocument = serde_json::from_slice(&export(&app, &hanako, "json").await.raw).unwrap();
+    assert_eq!(same.measurements.len(), 17);
+
     // Again: nothing new.
     let r = import(&app, &taro, bundle).await;
     r.expect(200);
