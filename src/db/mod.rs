@@ -224,6 +224,33 @@ where
     }
 }
 
+/// Runs `f` in one read-only transaction that reads one snapshot of the database: `REPEATABLE READ,
+/// READ ONLY` on PostgreSQL; on SQLite a deferred transaction, which in WAL mode reads one snapshot
+/// without taking the write lock, so uploads go on while a long read (an export) runs.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Tm = <DbConn as Connection>::TransactionManager;
+    match conn {
+        DbConn::Pg(pg) => {
+            AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?
+        }
+        DbConn::Sqlite(lite) => AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN DEFERRED")?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = Tm::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
+
 /// Checks the database answers (for `/readyz`).
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")

@@ -125,8 +125,21 @@ pub struct BatchResponse {
     pub results: Vec<ItemResultView>,
 }
 
-fn conflict_error(field: String) -> FieldError {
+pub(crate) fn conflict_error(field: String) -> FieldError {
     FieldError::new(field, "already used by a different measurement from this source")
+}
+
+/// The caller as the store sees an upload of theirs.
+pub(crate) fn uploader(who: &Principal) -> Uploader {
+    let (modality, default_source) = who.uploader();
+    Uploader {
+        user_id: who.user_id,
+        modality,
+        default_source,
+        timezone: who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo),
+        birth_date: who.user.birth_date,
+        sex: who.user.sex.clone(),
+    }
 }
 
 async fn record(
@@ -135,16 +148,7 @@ async fn record(
     inputs: Vec<Result<MeasurementInput, FieldError>>,
     prefix: fn(usize) -> String,
 ) -> AppResult<Vec<ItemResult>> {
-    let (modality, default_source) = who.uploader();
-    let timezone = who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    let uploader = Uploader {
-        user_id: who.user_id,
-        modality,
-        default_source,
-        timezone,
-        birth_date: who.user.birth_date,
-        sex: who.user.sex.clone(),
-    };
+    let uploader = uploader(who);
     state
         .db(move |c| Ok(measurements::record(c, &uploader, inputs, prefix)?))
         .await

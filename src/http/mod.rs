@@ -10,6 +10,7 @@ pub mod ops;
 pub mod orgs;
 pub mod paging;
 pub mod points;
+pub mod portability;
 pub mod sharing;
 pub mod throttle;
 
@@ -111,6 +112,7 @@ impl AppState {
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::routes(cfg);
     accounts::routes(cfg);
+    portability::routes(cfg);
     measurements::routes(cfg);
     points::routes(cfg);
     lotteries::routes(cfg);

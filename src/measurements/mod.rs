@@ -246,7 +246,7 @@ pub fn ingest(
                     if item.effective_at < stored.effective_at {
                         outcomes.push(Outcome::Duplicate(stored.clone()));
                     } else {
-                        apply_replacement(stored, item, modality, now);
+                        apply_replacement(stored, item, item.modality.unwrap_or(modality), now);
                         updates.push(stored.clone());
                         remember_ref(&mut by_ref, stored);
                         outcomes.push(Outcome::Replaced(stored.clone()));
@@ -262,6 +262,7 @@ pub fn ingest(
                         pending.fields = Json(Value::Object(item.values.clone()));
                         pending.client_ref = item.client_ref.clone();
                         pending.note = item.note.clone();
+                        pending.modality = item.modality.unwrap_or(modality).as_str().to_owned();
                         let row = pending.row();
                         remember_ref(&mut by_ref, &row);
                         // The earlier item of this batch now reports the final row too.
@@ -285,7 +286,7 @@ pub fn ingest(
             fields: Json(Value::Object(item.values.clone())),
             source: item.source.clone(),
             client_ref: item.client_ref.clone(),
-            modality: modality.as_str().to_owned(),
+            modality: item.modality.unwrap_or(modality).as_str().to_owned(),
             note: item.note.clone(),
             created_at: now,
             updated_at: now,
@@ -397,6 +398,18 @@ pub fn find(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Measurement> 
         .filter(measurements::user_id.eq(user_id))
         .select(Measurement::as_select())
         .first(conn)
+}
+
+/// Those of `ids` that are the resident's measurements.
+pub fn find_many(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<Vec<Measurement>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    measurements::table
+        .filter(measurements::user_id.eq(user_id))
+        .filter(measurements::id.eq_any(ids))
+        .select(Measurement::as_select())
+        .load(conn)
 }
 
 /// Deletes one of the resident's measurements and rewrites the aggregate rollup of its month, in
@@ -601,6 +614,20 @@ pub fn record(
     inputs: Vec<Result<MeasurementInput, crate::error::FieldError>>,
     prefix: impl Fn(usize) -> String,
 ) -> QueryResult<Vec<ItemResult>> {
+    let inputs = inputs.into_iter().map(|i| i.map(|i| (i, None))).collect();
+    record_claimed(conn, who, inputs, prefix)
+}
+
+/// Like [`record`], for items that may state how they were obtained (an imported file's
+/// provenance): that modality is stored with the item instead of the uploader's. Points only
+/// believe a `sensed` claim the uploader's credential vouches for (a sensed app or kiosk token):
+/// for the rules, an item a self-reporting credential claims was sensed counts as self-reported.
+pub fn record_claimed(
+    conn: &mut DbConn,
+    who: &Uploader,
+    inputs: Vec<Result<(MeasurementInput, Option<Modality>), crate::error::FieldError>>,
+    prefix: impl Fn(usize) -> String,
+) -> QueryResult<Vec<ItemResult>> {
     let ctx = Context {
         now: chrono::Utc::now(),
         tz: who.timezone,
@@ -610,10 +637,9 @@ pub fn record(
     let mut valid = Vec::new();
     let mut valid_at = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
-        match input
-            .map_err(|e| vec![e])
-            .and_then(|input| validate::validate(&input, &ctx, &prefix(i)))
-        {
+        match input.map_err(|e| vec![e]).and_then(|(input, modality)| {
+            validate::validate(&input, &ctx, &prefix(i)).map(|v| ValidMeasurement { modality, ..v })
+        }) {
             Ok(v) => {
                 valid_at.push(i);
                 valid.push(v);
@@ -635,7 +661,23 @@ pub fn record(
                         _ => None,
                     })
                     .collect();
-                crate::points::award_for(c, who.user_id, who.birth_date, &written)?;
+                let vouched: Vec<Option<Measurement>> = written
+                    .iter()
+                    .map(|m| {
+                        (who.modality != Modality::Sensed && m.modality == Modality::Sensed.as_str()).then(|| {
+                            Measurement {
+                                modality: Modality::SelfReported.as_str().to_owned(),
+                                ..(*m).clone()
+                            }
+                        })
+                    })
+                    .collect();
+                let for_points: Vec<&Measurement> = written
+                    .iter()
+                    .zip(&vouched)
+                    .map(|(m, v)| v.as_ref().unwrap_or(m))
+                    .collect();
+                crate::points::award_for(c, who.user_id, who.birth_date, &for_points)?;
                 // The aggregate rollup of the touched months is rewritten in the same transaction.
                 let touched: Vec<(&str, NaiveDate)> = written.iter().map(|m| (m.kind.as_str(), m.local_date)).collect();
                 crate::aggregates::rollup::refresh(c, &who.subject(), &touched)?;

@@ -59,6 +59,9 @@ pub struct ValidMeasurement {
     pub client_ref: Option<String>,
     /// Note, if any.
     pub note: Option<String>,
+    /// How it was obtained, when the upload itself says (an imported file's provenance); otherwise
+    /// the uploader's credential decides.
+    pub modality: Option<crate::accounts::tokens::Modality>,
 }
 
 /// What validation needs to know besides the input.
@@ -240,6 +243,7 @@ pub fn validate(input: &MeasurementInput, ctx: &Context, prefix: &str) -> Result
             source: source.unwrap_or_else(|| ctx.default_source.clone()),
             client_ref,
             note,
+            modality: None,
         }),
         _ => Err(errors),
     }

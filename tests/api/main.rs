@@ -9,6 +9,8 @@ mod cli;
 mod erasure;
 mod errors;
 mod events;
+mod export;
+mod import;
 mod lotteries;
 mod measurements;
 mod operations;
