@@ -199,6 +199,17 @@ fn key_of(dims: &[Dim], month: Option<NaiveDate>, age_band: Option<String>, sex:
     }
 }
 
+/// What decides the statement's shape.
+#[derive(Debug, Clone, Copy)]
+struct Shape<'a> {
+    dims: &'a [Dim],
+    /// Some whole years are read from the yearly rollup.
+    whole_years: bool,
+    /// Nobody can have two units in one group, so a group's people are the sum of its masks'.
+    one_unit_per_group: bool,
+    percentiles: bool,
+}
+
 /// The one statement that answers an aggregate. Placeholders: `$1` type, `$2` field, `$3`–`$4`
 /// the whole years read from the yearly rollup (an empty range when there are none), `$5`–`$6` the
 /// period, `$7` organisation, `$8` now, `$9` k_min. (SQLite numbers placeholders in the order they
@@ -218,27 +229,65 @@ fn key_of(dims: &[Dim], month: Option<NaiveDate>, age_band: Option<String>, sex:
 ///   monthly rows of its publishable months only. Such units belong to suppressed cells' few
 ///   people, so they are read by primary key.
 /// - Part 3 (percentiles): bucket counts by the same rules.
-fn statement(sql_of: Dialect, dims: &[Dim], one_unit_per_group: bool, percentiles: bool) -> String {
+///
+/// With whole years, `units` is small (one row per resident and year) and is materialised once
+/// for all parts. Without, it would hold every monthly row: `masks` then sums the monthly rows
+/// directly, grouped by their own columns, whose statistics let the planner aggregate them in a
+/// hash table, and `units` is only built when part 1 needs it.
+fn statement(sql_of: Dialect, shape: Shape<'_>) -> String {
     let (year, bit) = (|c: &str| sql_of.year(c), |c: &str| sql_of.bit(c));
     let lane = |t: &str| format!("l.year = {t}.year AND l.age_band = {t}.age_band AND l.sex = {t}.sex");
-    let mut sql = format!(
-        "WITH units AS MATERIALIZED ( \
-           SELECT u.user_id, u.year, u.month, u.age_band, u.sex, u.mask, u.n, u.total, u.total_sq FROM ( \
-             SELECT y.user_id, y.year, CAST(NULL AS DATE) AS month, y.age_band, y.sex, \
-                    CAST(y.months AS BIGINT) AS mask, y.n, y.total, y.total_sq \
-             FROM measurement_rollup_years y \
-             WHERE y.kind = $1 AND y.field = $2 AND y.year >= $3 AND y.year <= $4 \
-             UNION ALL \
-             SELECT r.user_id, {ry}, r.month, r.age_band, r.sex, CAST(1 AS BIGINT) << {rb}, r.n, r.total, r.total_sq \
-             FROM measurement_rollups r \
-             WHERE r.kind = $1 AND r.field = $2 AND NOT (r.month >= $3 AND r.month <= $4) \
-               AND r.month >= $5 AND r.month <= $6) u \
-           WHERE {consent_u}), \
-         masks AS MATERIALIZED ( \
-           SELECT year, month, age_band, sex, mask, count(*) AS people, CAST(sum(n) AS BIGINT) AS n, \
-                  CAST(sum(total) AS DOUBLE PRECISION) AS total, CAST(sum(total_sq) AS DOUBLE PRECISION) AS total_sq \
-           FROM units GROUP BY year, month, age_band, sex, mask), \
-         cells AS ( \
+    let monthly_units = format!(
+        "SELECT r.user_id, {ry} AS year, r.month, r.age_band, r.sex, CAST(1 AS BIGINT) << {rb} AS mask, \
+                r.n, r.total, r.total_sq \
+         FROM measurement_rollups r \
+         WHERE r.kind = $1 AND r.field = $2 AND NOT (r.month >= $3 AND r.month <= $4) \
+           AND r.month >= $5 AND r.month <= $6",
+        ry = year("r.month"),
+        rb = bit("r.month"),
+    );
+    let mut sql = if shape.whole_years {
+        format!(
+            "WITH units AS MATERIALIZED ( \
+               SELECT u.user_id, u.year, u.month, u.age_band, u.sex, u.mask, u.n, u.total, u.total_sq FROM ( \
+                 SELECT y.user_id, y.year, CAST(NULL AS DATE) AS month, y.age_band, y.sex, \
+                        CAST(y.months AS BIGINT) AS mask, y.n, y.total, y.total_sq \
+                 FROM measurement_rollup_years y \
+                 WHERE y.kind = $1 AND y.field = $2 AND y.year >= $3 AND y.year <= $4 \
+                 UNION ALL {monthly_units}) u \
+               WHERE {consent_u}), \
+             masks AS MATERIALIZED ( \
+               SELECT year, month, age_band, sex, mask, count(*) AS people, CAST(sum(n) AS BIGINT) AS n, \
+                      CAST(sum(total) AS DOUBLE PRECISION) AS total, \
+                      CAST(sum(total_sq) AS DOUBLE PRECISION) AS total_sq \
+               FROM units GROUP BY year, month, age_band, sex, mask)",
+            consent_u = consent_filter("u"),
+        )
+    } else {
+        // One monthly row per resident and cell: a cell's people are its rows.
+        let mut sql = format!(
+            "WITH masks AS MATERIALIZED ( \
+               SELECT {ry} AS year, r.month, r.age_band, r.sex, CAST(1 AS BIGINT) << {rb} AS mask, \
+                      count(*) AS people, CAST(sum(r.n) AS BIGINT) AS n, \
+                      CAST(sum(r.total) AS DOUBLE PRECISION) AS total, \
+                      CAST(sum(r.total_sq) AS DOUBLE PRECISION) AS total_sq \
+               FROM measurement_rollups r \
+               WHERE r.kind = $1 AND r.field = $2 AND NOT (r.month >= $3 AND r.month <= $4) \
+                 AND r.month >= $5 AND r.month <= $6 AND {consent_r} \
+               GROUP BY r.month, r.age_band, r.sex)",
+            ry = year("r.month"),
+            rb = bit("r.month"),
+            consent_r = consent_filter("r"),
+        );
+        if !shape.one_unit_per_group {
+            sql += &format!(
+                ", units AS MATERIALIZED (SELECT u.* FROM ({monthly_units}) u WHERE {consent_u})",
+                consent_u = consent_filter("u"),
+            );
+        }
+        sql
+    };
+    sql += ", cells AS ( \
            SELECT m.year, m.age_band, m.sex, b.column1 AS bit, sum(m.people) AS people FROM masks m \
            JOIN (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11)) b \
              ON (m.mask >> b.column1) & 1 = 1 \
@@ -247,32 +296,30 @@ fn statement(sql_of: Dialect, dims: &[Dim], one_unit_per_group: bool, percentile
            SELECT year, age_band, sex, \
                   CAST(sum(CASE WHEN people >= $9 THEN CAST(1 AS BIGINT) << bit ELSE 0 END) AS BIGINT) AS pub, \
                   CAST(sum(CASE WHEN people < $9 THEN CAST(1 AS BIGINT) << bit ELSE 0 END) AS BIGINT) AS sup \
-           FROM cells GROUP BY year, age_band, sex)",
-        ry = year("r.month"),
-        rb = bit("r.month"),
-        consent_u = consent_filter("u"),
-    );
-    if percentiles {
+           FROM cells GROUP BY year, age_band, sex)";
+    if shape.percentiles {
+        // Summed per bucket by the tables' own columns (see `masks`), each branch of consenting
+        // members only.
         sql += &format!(
             ", bucket_masks AS ( \
-               SELECT v.year, v.month, v.age_band, v.sex, v.mask, v.bucket, sum(v.n) AS n FROM ( \
-                 SELECT b.user_id, b.year, CAST(NULL AS DATE) AS month, b.age_band, b.sex, \
-                        CAST(b.months AS BIGINT) AS mask, b.bucket, b.n \
-                 FROM measurement_rollup_year_buckets b \
-                 WHERE b.kind = $1 AND b.field = $2 AND b.year >= $3 AND b.year <= $4 \
-                 UNION ALL \
-                 SELECT b.user_id, {by}, b.month, b.age_band, b.sex, CAST(1 AS BIGINT) << {bb}, b.bucket, b.n \
-                 FROM measurement_rollup_buckets b \
-                 WHERE b.kind = $1 AND b.field = $2 AND NOT (b.month >= $3 AND b.month <= $4) \
-                   AND b.month >= $5 AND b.month <= $6) v \
-               WHERE {consent_v} \
-               GROUP BY v.year, v.month, v.age_band, v.sex, v.mask, v.bucket)",
+               SELECT b.year, CAST(NULL AS DATE) AS month, b.age_band, b.sex, CAST(b.months AS BIGINT) AS mask, \
+                      b.bucket, sum(b.n) AS n \
+               FROM measurement_rollup_year_buckets b \
+               WHERE b.kind = $1 AND b.field = $2 AND b.year >= $3 AND b.year <= $4 AND {consent_yb} \
+               GROUP BY b.year, b.age_band, b.sex, b.months, b.bucket \
+               UNION ALL \
+               SELECT {by}, b.month, b.age_band, b.sex, CAST(1 AS BIGINT) << {bb}, b.bucket, sum(b.n) \
+               FROM measurement_rollup_buckets b \
+               WHERE b.kind = $1 AND b.field = $2 AND NOT (b.month >= $3 AND b.month <= $4) \
+                 AND b.month >= $5 AND b.month <= $6 AND {consent_b} \
+               GROUP BY b.month, b.age_band, b.sex, b.bucket)",
             by = year("b.month"),
             bb = bit("b.month"),
-            consent_v = consent_filter("v"),
+            consent_yb = consent_filter("b"),
+            consent_b = consent_filter("b"),
         );
     }
-    let people = if one_unit_per_group {
+    let people = if shape.one_unit_per_group {
         "CAST(sum(CASE WHEN m.mask & l.pub <> 0 THEN m.people ELSE 0 END) AS BIGINT)"
     } else {
         "CAST(0 AS BIGINT)"
@@ -283,13 +330,13 @@ fn statement(sql_of: Dialect, dims: &[Dim], one_unit_per_group: bool, percentile
         " SELECT 0 AS part, {cols}, {people} AS people, {n} AS n, {total} AS total, {total_sq} AS total_sq, \
                  CAST(NULL AS INTEGER) AS bucket \
           FROM masks m JOIN lanes l ON {lane_m} GROUP BY 2, 3, 4",
-        cols = group_columns("m", dims),
+        cols = group_columns("m", shape.dims),
         n = clean("n", "BIGINT"),
         total = clean("total", "DOUBLE PRECISION"),
         total_sq = clean("total_sq", "DOUBLE PRECISION"),
         lane_m = lane("m"),
     );
-    if !one_unit_per_group {
+    if !shape.one_unit_per_group {
         sql += &format!(
             " UNION ALL \
               SELECT 1, d.month, d.age_band, d.sex, CAST(count(*) AS BIGINT), CAST(0 AS BIGINT), \
@@ -297,9 +344,22 @@ fn statement(sql_of: Dialect, dims: &[Dim], one_unit_per_group: bool, percentile
               FROM (SELECT DISTINCT {cols}, u.user_id FROM units u JOIN lanes l ON {lane_u} \
                     WHERE u.mask & l.pub <> 0) d \
               GROUP BY 2, 3, 4",
-            cols = group_columns("u", dims),
+            cols = group_columns("u", shape.dims),
             lane_u = lane("u"),
         );
+    }
+    if shape.percentiles {
+        sql += &format!(
+            " UNION ALL \
+              SELECT 3, {cols}, CAST(0 AS BIGINT), CAST(sum(bm.n) AS BIGINT), CAST(0 AS DOUBLE PRECISION), \
+                     CAST(0 AS DOUBLE PRECISION), bm.bucket \
+              FROM bucket_masks bm JOIN lanes l ON {lane_bm} WHERE bm.mask & l.sup = 0 GROUP BY 2, 3, 4, 9",
+            cols = group_columns("bm", shape.dims),
+            lane_bm = lane("bm"),
+        );
+    }
+    if !shape.whole_years {
+        return sql;
     }
     // A yearly unit's monthly rows of its publishable months (only units straddling both kinds).
     // `l.sup <> 0` is implied, but stated it lets the planner skip the units when no month of any
@@ -320,22 +380,16 @@ fn statement(sql_of: Dialect, dims: &[Dim], one_unit_per_group: bool, percentile
           SELECT 2, {cols}, CAST(0 AS BIGINT), CAST(sum(r.n) AS BIGINT), CAST(sum(r.total) AS DOUBLE PRECISION), \
                  CAST(sum(r.total_sq) AS DOUBLE PRECISION), CAST(NULL AS INTEGER) \
           {from} GROUP BY 2, 3, 4",
-        cols = group_columns("u", dims),
+        cols = group_columns("u", shape.dims),
         from = straddling("r", "measurement_rollups"),
     );
-    if percentiles {
+    if shape.percentiles {
         sql += &format!(
             " UNION ALL \
-              SELECT 3, {cols_bm}, CAST(0 AS BIGINT), CAST(sum(bm.n) AS BIGINT), CAST(0 AS DOUBLE PRECISION), \
-                     CAST(0 AS DOUBLE PRECISION), bm.bucket \
-              FROM bucket_masks bm JOIN lanes l ON {lane_bm} WHERE bm.mask & l.sup = 0 GROUP BY 2, 3, 4, 9 \
-              UNION ALL \
-              SELECT 3, {cols_u}, CAST(0 AS BIGINT), CAST(sum(b.n) AS BIGINT), CAST(0 AS DOUBLE PRECISION), \
+              SELECT 3, {cols}, CAST(0 AS BIGINT), CAST(sum(b.n) AS BIGINT), CAST(0 AS DOUBLE PRECISION), \
                      CAST(0 AS DOUBLE PRECISION), b.bucket \
               {from} GROUP BY 2, 3, 4, 9",
-            cols_bm = group_columns("bm", dims),
-            lane_bm = lane("bm"),
-            cols_u = group_columns("u", dims),
+            cols = group_columns("u", shape.dims),
             from = straddling("b", "measurement_rollup_buckets"),
         );
     }
@@ -356,7 +410,13 @@ pub fn run(conn: &mut DbConn, org: Id, req: &Request, k_min: i64, now: Ts) -> Qu
     let percentiles = req.stats.iter().any(|s| matches!(s, Stat::P10 | Stat::P50 | Stat::P90));
     // No whole years: an empty range (`from` is the first of a month, so it has a next day).
     let (first_year, last_year) = years.unwrap_or((req.from.succ_opt().unwrap_or(NaiveDate::MAX), req.from));
-    let sql = statement(Dialect::of(conn), dims, one_unit_per_group, percentiles);
+    let shape = Shape {
+        dims,
+        whole_years: years.is_some(),
+        one_unit_per_group,
+        percentiles,
+    };
+    let sql = statement(Dialect::of(conn), shape);
     let rows: Vec<PartRow> = diesel::sql_query(sql)
         .bind::<Text, _>(req.kind.name)
         .bind::<Text, _>(req.field.name)
