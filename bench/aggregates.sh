@@ -4,7 +4,8 @@
 # from the monthly rollup and from raw rows. Figures go to BENCHMARKS.md.
 #   bash bench/aggregates.sh                                  # full run (about 15 minutes)
 #   RESIDENTS=10000 MILLIONS=1 RUNS=3 bash bench/aggregates.sh  # quick
-# Creates its own database and drops it afterwards.
+# Creates its own database and drops it afterwards (KEEP_DB=1 keeps it, for EXPLAIN; its name is
+# printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RESIDENTS=${RESIDENTS:-100000}
@@ -15,7 +16,11 @@ target=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet --example aggregate_load
 db="karada_bench_agg_$$"
 psql "$PG/postgres" -qc "CREATE DATABASE $db"
-trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true' EXIT
+if [ "${KEEP_DB:-0}" = 1 ]; then
+  echo "database kept: $PG/$db"
+else
+  trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true' EXIT
+fi
 echo "## grouped aggregate ($(date -u +%FT%TZ), $(nproc) cores shared)"
 "$target/release/examples/aggregate_load" --database-url "$PG/$db" --residents "$RESIDENTS" \
   --millions "$MILLIONS" --runs "$RUNS"

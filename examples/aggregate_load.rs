@@ -3,9 +3,9 @@
 //!
 //! Builds a population straight in PostgreSQL (`--residents`, default 100,000, half consenting to
 //! one organisation) and adds `body_weight` measurements in steps (default 1, 2, 5 and 10 million
-//! rows, all in one calendar year). After each step it brings the monthly rollup up to date (with
-//! SQL that follows `aggregates::rollup`'s definitions) and times, in alternation, `--runs` times
-//! each:
+//! rows, all in one calendar year). After each step it brings the monthly and yearly rollups up to
+//! date (with SQL that follows `aggregates::rollup`'s definitions) and times, in alternation,
+//! `--runs` times each:
 //! - **rollup**: the service's own aggregate (`aggregates::query::run`: one type, one year, age
 //!   band × sex, count/mean/stddev), and the same with p10/p50/p90 added;
 //! - **raw**: the same answer computed from the measurement rows (the approach without a rollup).
@@ -115,9 +115,10 @@ fn main() {
         ..base.clone()
     };
     println!(
-        "| rows covered | rollup rows | p50 rollup (ms) | p50 rollup + percentiles (ms) | p50 raw rows (ms) | raw ÷ rollup |"
+        "| rows covered | monthly rollup rows | yearly rollup rows | p50 rollup (ms) | p50 rollup + percentiles (ms) \
+         | p50 raw rows (ms) | raw ÷ rollup |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let mut loaded = 0_i64;
     for millions in steps {
         let target = (millions * 1e6) as i64;
@@ -136,7 +137,8 @@ fn main() {
                  FROM users u,
                       LATERAL (SELECT DATE '2025-01-01' + ((j * 3 + (hashtext(u.id::text) & 3)) % 365) AS d
                                FROM generate_series({first_day}, {first_day} + {per_user} - 1) j) days;
-                 TRUNCATE measurement_rollups, measurement_rollup_buckets;
+                 TRUNCATE measurement_rollups, measurement_rollup_buckets, measurement_rollup_years,
+                          measurement_rollup_year_buckets;
                  INSERT INTO measurement_rollups
                    SELECT m.user_id, m.kind, 'kg', date_trunc('month', m.local_date)::date,
                           (a / 10 * 10) || '-' || (a / 10 * 10 + 9), u.sex,
@@ -150,20 +152,42 @@ fn main() {
                           least(199, greatest(0, floor(((m.fields->>'kg')::float8 - 20) / 280 * 200)))::int, count(*)
                    FROM measurements m JOIN users u ON u.id = m.user_id,
                         LATERAL (SELECT extract(year FROM age(m.local_date, u.birth_date))::int AS a) age
-                   GROUP BY 1, 2, 4, 5, 6, 7;"
+                   GROUP BY 1, 2, 4, 5, 6, 7;
+                 INSERT INTO measurement_rollup_years
+                   SELECT user_id, kind, field, date_trunc('year', month)::date, age_band, min(sex),
+                          sum(1 << (extract(month FROM month)::int - 1)), sum(n), sum(total), sum(total_sq)
+                   FROM measurement_rollups GROUP BY 1, 2, 3, 4, 5;
+                 INSERT INTO measurement_rollup_year_buckets
+                   SELECT b.user_id, b.kind, b.field, y.year, b.age_band, y.sex, y.months, b.bucket, sum(b.n)
+                   FROM measurement_rollup_buckets b JOIN measurement_rollup_years y
+                     ON y.user_id = b.user_id AND y.kind = b.kind AND y.field = b.field
+                    AND y.year = date_trunc('year', b.month)::date AND y.age_band = b.age_band
+                   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
             ),
         );
-        for table in ["measurements", "measurement_rollups", "measurement_rollup_buckets"] {
+        for table in [
+            "measurements",
+            "measurement_rollups",
+            "measurement_rollup_buckets",
+            "measurement_rollup_years",
+            "measurement_rollup_year_buckets",
+        ] {
             exec(&mut conn, &format!("VACUUM ANALYZE {table}"));
         }
         loaded += per_user * residents;
         let load_s = t.elapsed().as_secs_f64();
-        let rollup_rows: i64 = {
+        let (rollup_rows, year_rows): (i64, i64) = {
             let DbConn::Pg(c) = &mut conn else { unreachable!() };
-            karada::db::schema::measurement_rollups::table
-                .count()
-                .get_result(c)
-                .unwrap()
+            (
+                karada::db::schema::measurement_rollups::table
+                    .count()
+                    .get_result(c)
+                    .unwrap(),
+                karada::db::schema::measurement_rollup_years::table
+                    .count()
+                    .get_result(c)
+                    .unwrap(),
+            )
         };
         let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
         let mut groups = 0;
@@ -192,7 +216,8 @@ fn main() {
         }
         let (pa, pb, pr) = (p50(a), p50(b), p50(r));
         println!(
-            "| {loaded} | {rollup_rows} | {pa:.0} | {pb:.0} | {pr:.0} | {:.1}× |   (load {load_s:.0} s, {groups} groups)",
+            "| {loaded} | {rollup_rows} | {year_rows} | {pa:.0} | {pb:.0} | {pr:.0} | {:.1}× |   (load {load_s:.0} s, \
+             {groups} groups)",
             pr / pa
         );
     }

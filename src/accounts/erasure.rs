@@ -14,7 +14,8 @@
 //! - `org_staff`: deleted; the person's staff roles end with the account.
 //! - `lottery_winners`, `lottery_entries`: deleted (a drawn lottery then lists fewer winners).
 //! - `points_ledger`, `points_balances`: deleted.
-//! - `measurement_rollup_buckets`, `measurement_rollups`, `measurements`: deleted, so the next
+//! - `measurement_rollup_year_buckets`, `measurement_rollup_years`, `measurement_rollup_buckets`,
+//!   `measurement_rollups`, `measurements`: deleted, so the next
 //!   aggregate answer no longer counts the person.
 //! - `pairing_codes`, `refresh_tokens`, `sessions`, `app_tokens`: deleted, so every credential
 //!   fails from the next request on (each request reads its account).
@@ -28,8 +29,9 @@ use diesel::prelude::*;
 use crate::accounts::Role;
 use crate::db::schema::{
     access_log, aggregate_log, app_tokens, consent_types, consents, enrollment_codes, lottery_entries, lottery_winners,
-    measurement_rollup_buckets, measurement_rollups, measurements, memberships, org_staff, pairing_codes,
-    points_balances, points_ledger, refresh_tokens, sessions, users,
+    measurement_rollup_buckets, measurement_rollup_year_buckets, measurement_rollup_years, measurement_rollups,
+    measurements, memberships, org_staff, pairing_codes, points_balances, points_ledger, refresh_tokens, sessions,
+    users,
 };
 use crate::db::{DbConn, Id};
 
@@ -101,6 +103,9 @@ pub fn erase(conn: &mut DbConn, user: Id) -> QueryResult<Erasure> {
     diesel::delete(points_balances::table.filter(points_balances::user_id.eq(user))).execute(conn)?;
 
     // Measurements and the rollup that aggregates are answered from.
+    diesel::delete(measurement_rollup_year_buckets::table.filter(measurement_rollup_year_buckets::user_id.eq(user)))
+        .execute(conn)?;
+    diesel::delete(measurement_rollup_years::table.filter(measurement_rollup_years::user_id.eq(user))).execute(conn)?;
     diesel::delete(measurement_rollup_buckets::table.filter(measurement_rollup_buckets::user_id.eq(user)))
         .execute(conn)?;
     diesel::delete(measurement_rollups::table.filter(measurement_rollups::user_id.eq(user))).execute(conn)?;

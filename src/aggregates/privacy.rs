@@ -239,6 +239,44 @@ fn clamp(x: &str, lo: &str, hi: &str) -> String {
     format!("(CASE WHEN {x} < {lo} THEN {lo} WHEN {x} > {hi} THEN {hi} ELSE {x} END)")
 }
 
+/// The consenting-members condition on `{t}.user_id` for the monthly rollup statements below:
+/// members with a consent in force to the organisation (`$5`) at `$6` covering the type (`$1`).
+fn consent_filter(t: &str) -> String {
+    format!(
+        "{t}.user_id IN (SELECT c.user_id FROM consents c WHERE {} \
+             AND EXISTS (SELECT 1 FROM consent_types ct WHERE ct.consent_id = c.id AND ct.measurement_type = $1))",
+        crate::sharing::consents::in_force_sql("$5", "$6")
+    )
+}
+
+/// Rollup rows of the type, field and months (`$1`–`$4`) of consenting members.
+fn row_filter(t: &str) -> String {
+    format!(
+        "{t}.kind = $1 AND {t}.field = $2 AND {t}.month >= $3 AND {t}.month <= $4 AND {}",
+        consent_filter(t)
+    )
+}
+
+/// The publishable cells (at least `$7` people), as a CTE: the same cells [`query::run`] publishes.
+fn publishable_cells() -> String {
+    format!(
+        "cells AS (SELECT r.month, r.age_band, r.sex FROM measurement_rollups r WHERE {} \
+           GROUP BY r.month, r.age_band, r.sex HAVING count(*) >= $7)",
+        row_filter("r")
+    )
+}
+
+macro_rules! bind_common {
+    ($q:expr, $req:expr, $org:expr, $now:expr) => {
+        $q.bind::<Text, _>($req.kind.name)
+            .bind::<Text, _>($req.field.name)
+            .bind::<Date, _>($req.from)
+            .bind::<Date, _>($req.to)
+            .bind::<crate::db::types::SqlUuid, _>($org)
+            .bind::<crate::db::types::SqlTs, _>($now)
+    };
+}
+
 /// The bounded sums of every group, over the same publishable cells (and the same consent
 /// condition) as [`query::run`]. Run in the same transaction, after it.
 pub fn bounded(
@@ -270,11 +308,11 @@ pub fn bounded(
                 CAST(sum({sum}) AS DOUBLE PRECISION) AS sum, CAST(sum({sum_sq}) AS DOUBLE PRECISION) AS sum_sq \
          FROM measurement_rollups r JOIN cells c ON c.month = r.month AND c.age_band = r.age_band AND c.sex = r.sex \
          WHERE {filter} GROUP BY 1, 2, 3",
-        cells = query::publishable_cells(),
+        cells = publishable_cells(),
         cols = query::group_columns("r", dims),
-        filter = query::row_filter("r"),
+        filter = row_filter("r"),
     );
-    let rows: Vec<BoundedRow> = query::bind_common!(diesel::sql_query(sql), req, org, now)
+    let rows: Vec<BoundedRow> = bind_common!(diesel::sql_query(sql), req, org, now)
         .bind::<diesel::sql_types::BigInt, _>(k_min)
         .bind::<Double, _>(plan.mid)
         .bind::<Double, _>(plan.half)
@@ -301,11 +339,11 @@ pub fn bounded(
                AND r.month = b.month AND r.age_band = b.age_band \
              JOIN cells c ON c.month = b.month AND c.age_band = b.age_band AND c.sex = b.sex \
              WHERE {filter} GROUP BY 1, 2, 3, 4",
-            cells = query::publishable_cells(),
+            cells = publishable_cells(),
             cols = query::group_columns("b", dims),
-            filter = query::row_filter("b"),
+            filter = row_filter("b"),
         );
-        let rows: Vec<BoundedBucketRow> = query::bind_common!(diesel::sql_query(sql), req, org, now)
+        let rows: Vec<BoundedBucketRow> = bind_common!(diesel::sql_query(sql), req, org, now)
             .bind::<diesel::sql_types::BigInt, _>(k_min)
             .load(conn)?;
         for r in rows {

@@ -3,9 +3,14 @@
 //! day), the count, sum and sum of squares of the values, and their counts in fixed-width buckets
 //! of the field's plausible range (for percentiles).
 //!
-//! The rows of the months an upload or deletion touches are recomputed from the measurements in
-//! the same transaction as the write, so the rollup can never drift from the data; a change of
-//! birth date or sex rebuilds the resident's rows.
+//! Over the monthly rows sits a yearly layer: per resident, type, field, calendar year and age
+//! band, the sums of its monthly rows, the bit mask of the months they are in, and the summed
+//! bucket counts. A query covering whole years reads it instead of twelve times as many monthly
+//! rows (see [`super::query`]).
+//!
+//! The rows of the months an upload or deletion touches, and of their years, are recomputed from
+//! the measurements in the same transaction as the write, so the rollup can never drift from the
+//! data; a change of birth date or sex rebuilds the resident's rows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +18,10 @@ use chrono::{Datelike, Months, NaiveDate};
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::db::schema::{measurement_rollup_buckets as buckets, measurement_rollups as rollups, measurements};
+use crate::db::schema::{
+    measurement_rollup_buckets as buckets, measurement_rollup_year_buckets as year_buckets,
+    measurement_rollup_years as years, measurement_rollups as rollups, measurements,
+};
 use crate::db::types::Json;
 use crate::db::{DbConn, Id};
 use crate::measurements::catalogue::{self, FieldDef, FieldKind};
@@ -36,6 +44,16 @@ pub fn age_band(age: Option<u32>) -> String {
 /// The first day of the date's month.
 pub fn month_of(d: NaiveDate) -> NaiveDate {
     d.with_day(1).unwrap_or(d)
+}
+
+/// The first day of the date's year.
+pub fn year_of(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).and_then(|d| d.with_month(1)).unwrap_or(d)
+}
+
+/// The bit of the date's month in a yearly row's `months` mask (bit 0 = January).
+pub fn month_bit(d: NaiveDate) -> i32 {
+    1 << d.month0()
 }
 
 /// The plausible range of a numeric field.
@@ -68,6 +86,35 @@ struct RollupRow {
     n: i32,
     total: f64,
     total_sq: f64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = years)]
+struct YearRow {
+    user_id: Id,
+    kind: &'static str,
+    field: String,
+    year: NaiveDate,
+    age_band: String,
+    sex: String,
+    months: i32,
+    n: i32,
+    total: f64,
+    total_sq: f64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = year_buckets)]
+struct YearBucketRow {
+    user_id: Id,
+    kind: &'static str,
+    field: String,
+    year: NaiveDate,
+    age_band: String,
+    sex: String,
+    months: i32,
+    bucket: i32,
+    n: i32,
 }
 
 #[derive(Insertable)]
@@ -144,6 +191,8 @@ pub fn refresh(conn: &mut DbConn, who: &Subject, touched: &[(&str, NaiveDate)]) 
         )
         .execute(conn)?;
         write(conn, who, def, rows)?;
+        let touched_years: BTreeSet<NaiveDate> = months.iter().map(|m| year_of(*m)).collect();
+        write_years(conn, who, def.name, &touched_years)?;
     }
     Ok(())
 }
@@ -152,6 +201,8 @@ pub fn refresh(conn: &mut DbConn, who: &Subject, touched: &[(&str, NaiveDate)]) 
 pub fn rebuild(conn: &mut DbConn, who: &Subject) -> QueryResult<()> {
     diesel::delete(rollups::table.filter(rollups::user_id.eq(who.user_id))).execute(conn)?;
     diesel::delete(buckets::table.filter(buckets::user_id.eq(who.user_id))).execute(conn)?;
+    diesel::delete(years::table.filter(years::user_id.eq(who.user_id))).execute(conn)?;
+    diesel::delete(year_buckets::table.filter(year_buckets::user_id.eq(who.user_id))).execute(conn)?;
     let rows: Vec<(String, NaiveDate, Json)> = measurements::table
         .filter(measurements::user_id.eq(who.user_id))
         .select((measurements::kind, measurements::local_date, measurements::fields))
@@ -163,7 +214,112 @@ pub fn rebuild(conn: &mut DbConn, who: &Subject) -> QueryResult<()> {
     }
     for (kind, rows) in by_kind {
         if let Some(def) = catalogue::find(&kind) {
+            let touched_years: BTreeSet<NaiveDate> = rows.iter().map(|(day, _)| year_of(*day)).collect();
             write(conn, who, def, rows.into_iter())?;
+            write_years(conn, who, def.name, &touched_years)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct YearAcc {
+    months: i32,
+    n: i32,
+    total: f64,
+    total_sq: f64,
+    buckets: BTreeMap<i32, i32>,
+}
+
+/// Recomputes a resident's yearly rows of one type for the given years (first days) from the
+/// monthly rows, which must be up to date.
+fn write_years(conn: &mut DbConn, who: &Subject, kind: &'static str, touched: &BTreeSet<NaiveDate>) -> QueryResult<()> {
+    for &year in touched {
+        let last = year.checked_add_months(Months::new(11)).unwrap_or(year);
+        diesel::delete(
+            years::table
+                .filter(years::user_id.eq(who.user_id))
+                .filter(years::kind.eq(kind))
+                .filter(years::year.eq(year)),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            year_buckets::table
+                .filter(year_buckets::user_id.eq(who.user_id))
+                .filter(year_buckets::kind.eq(kind))
+                .filter(year_buckets::year.eq(year)),
+        )
+        .execute(conn)?;
+        let monthly: Vec<(String, NaiveDate, String, i32, f64, f64)> = rollups::table
+            .filter(rollups::user_id.eq(who.user_id))
+            .filter(rollups::kind.eq(kind))
+            .filter(rollups::month.ge(year))
+            .filter(rollups::month.le(last))
+            .select((
+                rollups::field,
+                rollups::month,
+                rollups::age_band,
+                rollups::n,
+                rollups::total,
+                rollups::total_sq,
+            ))
+            .order((rollups::field, rollups::age_band, rollups::month))
+            .load(conn)?;
+        let counted: Vec<(String, String, i32, i32)> = buckets::table
+            .filter(buckets::user_id.eq(who.user_id))
+            .filter(buckets::kind.eq(kind))
+            .filter(buckets::month.ge(year))
+            .filter(buckets::month.le(last))
+            .select((buckets::field, buckets::age_band, buckets::bucket, buckets::n))
+            .load(conn)?;
+        let mut acc: BTreeMap<(String, String), YearAcc> = BTreeMap::new();
+        for (field, month, band, n, total, total_sq) in monthly {
+            let a = acc.entry((field, band)).or_default();
+            a.months |= month_bit(month);
+            a.n += n;
+            a.total += total;
+            a.total_sq += total_sq;
+        }
+        for (field, band, bucket, n) in counted {
+            if let Some(a) = acc.get_mut(&(field, band)) {
+                *a.buckets.entry(bucket).or_default() += n;
+            }
+        }
+        let mut year_rows = Vec::with_capacity(acc.len());
+        let mut bucket_rows = Vec::new();
+        for ((field, band), a) in acc {
+            for (bucket, n) in &a.buckets {
+                bucket_rows.push(YearBucketRow {
+                    user_id: who.user_id,
+                    kind,
+                    field: field.clone(),
+                    year,
+                    age_band: band.clone(),
+                    sex: who.sex.clone(),
+                    months: a.months,
+                    bucket: *bucket,
+                    n: *n,
+                });
+            }
+            year_rows.push(YearRow {
+                user_id: who.user_id,
+                kind,
+                field,
+                year,
+                age_band: band,
+                sex: who.sex.clone(),
+                months: a.months,
+                n: a.n,
+                total: a.total,
+                total_sq: a.total_sq,
+            });
+        }
+        // Chunks keep SQLite under its bound-parameter limit.
+        for chunk in year_rows.chunks(1000) {
+            crate::on_backend!(conn, c => diesel::insert_into(years::table).values(chunk).execute(c))?;
+        }
+        for chunk in bucket_rows.chunks(1000) {
+            crate::on_backend!(conn, c => diesel::insert_into(year_buckets::table).values(chunk).execute(c))?;
         }
     }
     Ok(())
@@ -238,6 +394,15 @@ mod tests {
         assert_eq!(age_band(Some(40)), "40-49");
         assert_eq!(age_band(Some(105)), "100-109");
         assert_eq!(age_band(None), "unknown");
+    }
+
+    #[test]
+    fn years_and_month_bits() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(year_of(d(2025, 7, 19)), d(2025, 1, 1));
+        assert_eq!(year_of(d(2024, 2, 29)), d(2024, 1, 1));
+        assert_eq!(month_bit(d(2025, 1, 31)), 1);
+        assert_eq!(month_bit(d(2025, 12, 1)), 1 << 11);
     }
 
     #[test]

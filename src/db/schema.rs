@@ -395,6 +395,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    measurement_rollup_years (user_id, kind, field, year, age_band) {
+        user_id -> SqlUuid,
+        kind -> Text,
+        field -> Text,
+        year -> Date,
+        age_band -> Text,
+        sex -> Text,
+        months -> Integer,
+        n -> Integer,
+        total -> Double,
+        total_sq -> Double,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    measurement_rollup_year_buckets (user_id, kind, field, year, age_band, bucket) {
+        user_id -> SqlUuid,
+        kind -> Text,
+        field -> Text,
+        year -> Date,
+        age_band -> Text,
+        sex -> Text,
+        months -> Integer,
+        bucket -> Integer,
+        n -> Integer,
+    }
+}
+
 diesel::joinable!(consent_types -> consents (consent_id));
 diesel::joinable!(consents -> organizations (organization_id));
 diesel::joinable!(memberships -> organizations (organization_id));
@@ -426,4 +461,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     aggregate_log,
     measurement_rollups,
     measurement_rollup_buckets,
+    measurement_rollup_years,
+    measurement_rollup_year_buckets,
 );

@@ -2,10 +2,11 @@
 //! statistics, and the organisation's audit of both. Populations are built through the API:
 //! residents register with a birth date and sex, join with an enrollment code, consent, upload.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration as StdDuration;
 
 use actix_web::http::Method;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -48,6 +49,7 @@ both_backends_k3!(
     program_stats_are_published_with_k_min_people_and_suppressed_below,
     no_difference_of_program_stats_reveals_a_suppressed_cell,
     uploads_deletions_replacements_and_profile_changes_reach_the_next_answer,
+    answers_equal_the_cells_counted_from_the_measurements,
 );
 
 async fn app_k3(backend: Backend) -> TestApp {
@@ -1080,6 +1082,18 @@ async fn no_difference_of_program_stats_reveals_a_suppressed_cell(app: TestApp) 
 
 // ---- the rollup follows the data ----
 
+/// The answer over November 2026, which must equal the answer over all of 2026 (read from the
+/// yearly rollup) when all the data is in November.
+async fn november_and_year(app: &TestApp, org: &Org, november: Value) -> Value {
+    let a = answer(app, org, november.clone()).await;
+    let mut year = november;
+    year["from"] = json!("2026-01-01");
+    year["to"] = json!("2026-12-31");
+    let y = answer(app, org, year).await;
+    assert_eq!(a["groups"], y["groups"], "the year must answer as November");
+    a
+}
+
 async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answer(app: TestApp) {
     let ops = admin(&app).await;
     let org = new_org(&app, &ops, "acme").await;
@@ -1089,7 +1103,7 @@ async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answe
         put(&app, s, steps("2026-11-20", 12, count)).await;
     }
     let november = |extra: Value| query("steps", "count", "2026-11-01", "2026-11-30", extra);
-    let a = answer(&app, &org, november(json!({}))).await;
+    let a = november_and_year(&app, &org, november(json!({}))).await;
     assert_published(group(&a, json!({})), 6, 6, 6000.0);
 
     // A later upload of the day's steps replaces the total; an older one changes nothing.
@@ -1102,12 +1116,12 @@ async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answe
         )
         .await;
     r.expect(200);
-    let a = answer(&app, &org, november(json!({}))).await;
+    let a = november_and_year(&app, &org, november(json!({}))).await;
     assert_published(group(&a, json!({})), 6, 6, 7000.0);
 
     // Another day counts; deleting it takes it out again.
     let extra = put(&app, &people[1], steps("2026-11-21", 12, 13000)).await;
-    let a = answer(&app, &org, november(json!({}))).await;
+    let a = november_and_year(&app, &org, november(json!({}))).await;
     assert_published(group(&a, json!({})), 6, 7, 55000.0 / 7.0);
     app.call(
         Method::DELETE,
@@ -1117,7 +1131,7 @@ async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answe
     )
     .await
     .expect(204);
-    let a = answer(&app, &org, november(json!({}))).await;
+    let a = november_and_year(&app, &org, november(json!({}))).await;
     assert_published(group(&a, json!({})), 6, 6, 7000.0);
 
     // A new birth date moves a resident's data to another age band.
@@ -1134,14 +1148,14 @@ async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answe
         patch(s, json!({"birth_date": "1990-04-01"})).await;
     }
     let by_band = || november(json!({"group_by": ["age_band"]}));
-    let a = answer(&app, &org, by_band()).await;
+    let a = november_and_year(&app, &org, by_band()).await;
     assert_eq!(groups(&a).len(), 2, "{a}");
     assert_published(group(&a, json!({"age_band": "30-39"})), 3, 3, 8000.0);
     assert_published(group(&a, json!({"age_band": "40-49"})), 3, 3, 6000.0);
 
     // So does a new sex: the thirties' women are down to two, their men one.
     patch(&people[0], json!({"sex": "male"})).await;
-    let a = answer(&app, &org, by_band()).await;
+    let a = november_and_year(&app, &org, by_band()).await;
     assert_suppressed(group(&a, json!({"age_band": "30-39"})), json!({"age_band": "30-39"}));
     assert_published(group(&a, json!({"age_band": "40-49"})), 3, 3, 6000.0);
 
@@ -1150,11 +1164,287 @@ async fn uploads_deletions_replacements_and_profile_changes_reach_the_next_answe
         patch(s, json!({"birth_date": "1986-11-21"})).await;
         put(&app, s, steps("2026-11-22", 12, 9000)).await;
     }
-    let a = answer(&app, &org, by_band()).await;
+    let a = november_and_year(&app, &org, by_band()).await;
     assert_published(group(&a, json!({"age_band": "30-39"})), 5, 5, 6200.0);
     assert_published(group(&a, json!({"age_band": "40-49"})), 3, 3, 9000.0);
-    let a = answer(&app, &org, november(json!({}))).await;
+    let a = november_and_year(&app, &org, november(json!({}))).await;
     assert_published(group(&a, json!({})), 5, 8, (31000.0 + 27000.0) / 8.0);
+}
+
+// ---- answers against the definition ----
+
+/// A resident of the population below, with what the test knows about them.
+struct Known {
+    session: Session,
+    birth: NaiveDate,
+    sex: &'static str,
+    /// Consents to `body_weight` (the others are members who do not).
+    consents: bool,
+    weights: Vec<(NaiveDate, f64)>,
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap()
+}
+
+fn age_band_on(birth: NaiveDate, on: NaiveDate) -> String {
+    let mut age = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    let lo = age / 10 * 10;
+    format!("{lo}-{}", lo + 9)
+}
+
+/// The answer as the aggregates' contract defines it, counted from the uploaded measurements:
+/// cells (month × age band on the day × sex) of consenting residents, cells of fewer than `K`
+/// distinct people dropped, then per group the distinct people, count, mean, sample standard
+/// deviation and bucketed percentiles of what is left. Groups keyed by their JSON key.
+fn expected(people: &[Known], from: &str, to: &str, dims: &[&str]) -> BTreeMap<String, Value> {
+    let (from, to) = (first_of_month(day(from)), first_of_month(day(to)));
+    let kg = karada::measurements::catalogue::find("body_weight")
+        .unwrap()
+        .field("kg")
+        .unwrap();
+    let (lo, hi) = karada::aggregates::rollup::range(kg).unwrap();
+    type Cell = (NaiveDate, String, &'static str);
+    let mut cells: BTreeMap<Cell, Vec<(usize, f64)>> = BTreeMap::new();
+    for (i, p) in people.iter().enumerate().filter(|(_, p)| p.consents) {
+        for &(d, v) in &p.weights {
+            if (from..=to).contains(&first_of_month(d)) {
+                let cell = (first_of_month(d), age_band_on(p.birth, d), p.sex);
+                cells.entry(cell).or_default().push((i, v));
+            }
+        }
+    }
+    let key = |(month, band, sex): &Cell| {
+        let mut k = serde_json::Map::new();
+        if dims.contains(&"age_band") {
+            k.insert("age_band".into(), json!(band));
+        }
+        if dims.contains(&"sex") {
+            k.insert("sex".into(), json!(sex));
+        }
+        if dims.contains(&"month") {
+            k.insert("month".into(), json!(month.format("%Y-%m").to_string()));
+        }
+        Value::Object(k)
+    };
+    let mut published: BTreeMap<String, (BTreeSet<usize>, Vec<f64>)> = BTreeMap::new();
+    let mut all: BTreeMap<String, Value> = BTreeMap::new();
+    for (cell, rows) in &cells {
+        let k = key(cell);
+        all.insert(k.to_string(), k.clone());
+        let who: BTreeSet<usize> = rows.iter().map(|(i, _)| *i).collect();
+        if who.len() >= K as usize {
+            let g = published.entry(k.to_string()).or_default();
+            g.0.extend(who);
+            g.1.extend(rows.iter().map(|(_, v)| *v));
+        }
+    }
+    all.into_iter()
+        .map(|(name, k)| {
+            let g = match published.get(&name) {
+                None => json!({"key": k, "suppressed": true}),
+                Some((who, values)) => {
+                    let n = values.len() as f64;
+                    let mean = values.iter().sum::<f64>() / n;
+                    let stddev =
+                        (n >= 2.0).then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+                    let mut hist = BTreeMap::new();
+                    for v in values {
+                        *hist
+                            .entry(karada::aggregates::rollup::bucket_of(lo, hi, *v))
+                            .or_insert(0_i64) += 1;
+                    }
+                    let q = |q| karada::aggregates::stats::quantile(&hist, lo, hi, q);
+                    json!({"key": k, "people": who.len(), "measurements": values.len(),
+                           "stats": {"count": n, "mean": mean, "stddev": stddev,
+                                     "p10": q(0.1), "p50": q(0.5), "p90": q(0.9)}})
+                }
+            };
+            (name, g)
+        })
+        .collect()
+}
+
+/// Asserts that an answer has exactly the expected groups, figures equal up to rounding.
+#[track_caller]
+fn assert_answer(actual: &Value, expected: &BTreeMap<String, Value>, what: &str) {
+    let got: BTreeMap<String, &Value> = groups(actual).iter().map(|g| (g["key"].to_string(), g)).collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "{what}: groups"
+    );
+    for (k, want) in expected {
+        let g = got[k];
+        if want.get("suppressed").is_some() {
+            assert_eq!(g, want, "{what}");
+            continue;
+        }
+        assert_eq!(
+            (&g["people"], &g["measurements"]),
+            (&want["people"], &want["measurements"]),
+            "{what}: {k}"
+        );
+        for (name, v) in g["stats"].as_object().unwrap() {
+            match want["stats"][name].as_f64() {
+                Some(w) => {
+                    let a = num(v);
+                    assert!(
+                        (a - w).abs() <= 1e-9 * w.abs().max(1.0),
+                        "{what}: {k} {name}: {a} != {w}"
+                    );
+                }
+                None => assert!(v.is_null(), "{what}: {k} {name}: {v}"),
+            }
+        }
+    }
+}
+
+/// Answers over whole years, parts of years and both, under every grouping, equal the definition
+/// counted straight from the measurements. The population is small against k_min, so many cells
+/// are suppressed in some months only, residents turn 30 and 40 within the year (one in the
+/// middle of a month), and residents weigh in up to two months outside the whole year.
+async fn answers_equal_the_cells_counted_from_the_measurements(app: TestApp) {
+    let ops = admin(&app).await;
+    let org = new_org(&app, &ops, "acme").await;
+    let cohorts: [(&str, usize, &str, &str, bool); 5] = [
+        // Turns 40 on 15 June 2025.
+        ("a", 5, "1985-06-15", "female", true),
+        ("b", 4, "1980-03-01", "male", true),
+        // Two: every cell of theirs is suppressed.
+        ("c", 2, "1990-01-10", "male", true),
+        // Turns 30 on 30 September 2025.
+        ("d", 3, "1995-09-30", "female", true),
+        // Members who do not consent, in the cohorts' cells.
+        ("e", 2, "1985-06-15", "female", false),
+    ];
+    let mut people = Vec::new();
+    for (prefix, n, birth, sex, consents) in cohorts {
+        for session in residents(&app, prefix, n, birth, sex).await {
+            if consents {
+                member(&app, &org, &session, &["body_weight"]).await;
+            } else {
+                join(&app, &org, &session).await;
+            }
+            people.push(Known {
+                session,
+                birth: day(birth),
+                sex,
+                consents,
+                weights: Vec::new(),
+            });
+        }
+    }
+    // November 2024 to February 2026, most residents in most months, some twice.
+    for (i, p) in people.iter_mut().enumerate() {
+        let mut month = day("2024-11-01");
+        for m in 0..16_usize {
+            if (i * 7 + m * 3) % 4 != 0 {
+                let d = month.with_day(1 + ((i * 5 + m * 11) % 28) as u32).unwrap();
+                p.weights
+                    .push((d, 50.0 + ((i * 13 + m * 7) % 30) as f64 + 0.1 * ((i + m) % 10) as f64));
+                if (i + m) % 3 == 0 {
+                    let d = month.with_day(28).unwrap();
+                    p.weights.push((d, 45.5 + ((i * 3 + m * 5) % 40) as f64));
+                }
+            }
+            month = month.checked_add_months(chrono::Months::new(1)).unwrap();
+        }
+    }
+    // Both sides of the birthdays.
+    for p in people.iter_mut() {
+        let extra: &[(&str, f64)] = match p.birth.format("%m-%d").to_string().as_str() {
+            "06-15" => &[("2025-06-10", 61.0), ("2025-06-20", 62.0)],
+            "09-30" => &[("2025-09-29", 48.0), ("2025-09-30", 49.0)],
+            _ => &[],
+        };
+        p.weights.extend(extra.iter().map(|(d, v)| (day(d), *v)));
+    }
+    for p in &people {
+        // Distinct times: two weights on one day are two measurements.
+        let items = p
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(j, (d, kg))| weight(&d.to_string(), 6 + (j % 12) as u32, *kg))
+            .collect();
+        batch(&app, &p.session, items).await;
+    }
+
+    let all_stats = json!(["count", "mean", "stddev", "p10", "p50", "p90"]);
+    let periods = [
+        ("2025-01-01", "2025-12-31"),
+        ("2024-11-01", "2026-02-28"),
+        ("2024-12-15", "2025-12-31"),
+        ("2025-03-01", "2025-07-31"),
+        ("2024-01-01", "2026-12-31"),
+    ];
+    let groupings: [&[&str]; 7] = [
+        &[],
+        &["age_band"],
+        &["sex"],
+        &["age_band", "sex"],
+        &["month"],
+        &["month", "sex"],
+        &["age_band", "sex", "month"],
+    ];
+    let (mut published, mut suppressed) = (0, 0);
+    for (from, to) in periods {
+        for dims in groupings {
+            let want = expected(&people, from, to, dims);
+            let hidden = want.values().filter(|g| g.get("suppressed").is_some()).count();
+            (published, suppressed) = (published + want.len() - hidden, suppressed + hidden);
+            let what = format!("{from}..{to} by {dims:?}");
+            let a = answer(
+                &app,
+                &org,
+                query(
+                    "body_weight",
+                    "kg",
+                    from,
+                    to,
+                    json!({"group_by": dims, "stats": all_stats}),
+                ),
+            )
+            .await;
+            assert_answer(&a, &want, &what);
+            // Without percentiles the statement has fewer parts: the same figures.
+            let a = answer(
+                &app,
+                &org,
+                query(
+                    "body_weight",
+                    "kg",
+                    from,
+                    to,
+                    json!({"group_by": dims, "stats": ["count", "mean"]}),
+                ),
+            )
+            .await;
+            let fewer: BTreeMap<String, Value> = want
+                .iter()
+                .map(|(k, g)| {
+                    let mut g = g.clone();
+                    if let Some(stats) = g.get_mut("stats").and_then(Value::as_object_mut) {
+                        stats.retain(|name, _| name == "count" || name == "mean");
+                    }
+                    (k.clone(), g)
+                })
+                .collect();
+            assert_answer(&a, &fewer, &what);
+        }
+    }
+    assert!(
+        published > 50 && suppressed > 20,
+        "the population must publish some groups and suppress others: {published}, {suppressed}"
+    );
 }
 
 // ---- differential privacy ----

@@ -558,6 +558,8 @@ async fn erasure_leaves_no_row_that_references_the_resident(app: TestApp) {
         "measurements.user_id",
         "measurement_rollups.user_id",
         "measurement_rollup_buckets.user_id",
+        "measurement_rollup_years.user_id",
+        "measurement_rollup_year_buckets.user_id",
         "points_ledger.user_id",
         "points_balances.user_id",
         "lottery_entries.user_id",

@@ -1,0 +1,2 @@
+DROP TABLE measurement_rollup_year_buckets;
+DROP TABLE measurement_rollup_years;
