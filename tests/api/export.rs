@@ -42,6 +42,14 @@ const TABLES_ABOUT_A_PERSON: &[(&str, &str)] = &[
         "measurement_rollup_buckets",
         "not exported: derived from the measurements, which are exported",
     ),
+    (
+        "measurement_rollup_years",
+        "not exported: derived from the measurements, which are exported",
+    ),
+    (
+        "measurement_rollup_year_buckets",
+        "not exported: derived from the measurements, which are exported",
+    ),
     ("points_ledger", "exported: points.ledger"),
     ("points_balances", "exported: points.balances"),
     ("lottery_entries", "exported: lottery_entries"),
