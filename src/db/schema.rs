@@ -159,6 +159,8 @@ diesel::table! {
         measurement_id -> Nullable<SqlUuid>,
         award_key -> Nullable<Text>,
         created_at -> SqlTs,
+        day_key -> Nullable<Text>,
+        award_upto -> Nullable<Integer>,
     }
 }
 

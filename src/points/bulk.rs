@@ -21,6 +21,8 @@ pub(super) struct LedgerUnnest {
     measurement_id: Vec<Option<uuid::Uuid>>,
     award_key: Vec<Option<String>>,
     created_at: Vec<DateTime<Utc>>,
+    day_key: Vec<Option<String>>,
+    award_upto: Vec<Option<i32>>,
 }
 
 impl LedgerUnnest {
@@ -36,6 +38,8 @@ impl LedgerUnnest {
             measurement_id: rows.iter().map(|r| r.measurement_id.map(|i| i.0)).collect(),
             award_key: rows.iter().map(|r| r.award_key.clone()).collect(),
             created_at: rows.iter().map(|r| r.created_at.0).collect(),
+            day_key: rows.iter().map(|r| r.day_key.clone()).collect(),
+            award_upto: rows.iter().map(|r| r.award_upto).collect(),
         }
     }
 }
@@ -49,7 +53,7 @@ impl QueryFragment<Pg> for LedgerUnnest {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
             "INSERT INTO points_ledger (id, user_id, programme_id, rule_id, delta, title, local_date, \
-             measurement_id, award_key, created_at) SELECT * FROM unnest(",
+             measurement_id, award_key, created_at, day_key, award_upto) SELECT * FROM unnest(",
         );
         out.push_bind_param::<Array<Uuid>, _>(&self.id)?;
         out.push_sql(", ");
@@ -70,6 +74,10 @@ impl QueryFragment<Pg> for LedgerUnnest {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.award_key)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&self.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.day_key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Integer>>, _>(&self.award_upto)?;
         out.push_sql(")");
         Ok(())
     }

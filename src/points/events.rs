@@ -160,6 +160,8 @@ pub fn check_in(conn: &mut DbConn, user_id: Id, event: &Event, local_date: Naive
         measurement_id: None,
         award_key: Some(key),
         created_at: now,
+        day_key: None,
+        award_upto: None,
     };
     super::append(conn, user_id, std::slice::from_ref(&entry))?;
     Ok(CheckIn::Paid(entry))

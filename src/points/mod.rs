@@ -20,7 +20,7 @@ use crate::db::schema::{measurements, points_balances, points_ledger, programmes
 use crate::db::types::Json;
 use crate::db::{DbConn, Id, Ts};
 use crate::measurements::{Measurement, age_on};
-pub use rules::{Candidate, Fact, Rule, RuleKind};
+pub use rules::{Candidate, Claim, Fact, Rule, RuleKind};
 
 /// A points programme.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -88,6 +88,18 @@ struct RuleRow {
     sensed_only: bool,
 }
 
+/// What the award path reads of a resident's entries on the days it pays for.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = points_ledger)]
+struct DayRow {
+    programme_id: String,
+    local_date: NaiveDate,
+    delta: i32,
+    rule_id: Option<Id>,
+    day_key: Option<String>,
+    award_upto: Option<i32>,
+}
+
 /// A ledger entry.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = points_ledger)]
@@ -109,10 +121,16 @@ pub struct LedgerEntry {
     pub local_date: NaiveDate,
     /// Measurement that earned it.
     pub measurement_id: Option<Id>,
-    /// Idempotency key of an award.
+    /// Idempotency key of an award of a longer period than a day (first ever, checkup year,
+    /// streak, event): unique per resident and programme.
     pub award_key: Option<String>,
     /// When it was written.
     pub created_at: Ts,
+    /// Idempotency key of a day-scoped award (step tiers, daily logging): unique per resident,
+    /// programme and `local_date`.
+    pub day_key: Option<String>,
+    /// For a tiered award: the threshold of the last tier it pays (its `day_key` names the first).
+    pub award_upto: Option<i32>,
 }
 
 /// Every programme (there are few).
@@ -310,44 +328,48 @@ pub fn award_for(
     involved.dedup();
     lock_balances(conn, user_id, &involved)?;
 
-    // One read of the resident's entries on the candidates' days serves the daily caps and every
-    // day-scoped key (step tiers, daily logging); only keys of longer periods (first, year,
-    // streak) are looked up by key, and they are few.
+    // One read of the resident's entries on the candidates' days serves the daily caps, every
+    // day key (step tiers, daily logging) and how far each day's tiers are paid; only keys of
+    // longer periods (first, year, streak) are looked up by key, and they are few.
     let mut dates: Vec<NaiveDate> = cands.iter().map(|c| c.local_date).collect();
     dates.sort();
     dates.dedup();
-    let mut taken: HashSet<(String, String)> = HashSet::new();
     let mut earned: HashMap<(String, NaiveDate), i64> = HashMap::new();
-    let rows: Vec<(String, NaiveDate, i32, Option<String>)> = points_ledger::table
+    let mut day_taken: HashSet<(String, NaiveDate, String)> = HashSet::new();
+    let mut tiers_paid: HashMap<(Id, NaiveDate), i64> = HashMap::new();
+    let rows: Vec<DayRow> = points_ledger::table
         .filter(points_ledger::user_id.eq(user_id))
         .filter(points_ledger::programme_id.eq_any(&involved))
         .filter(points_ledger::local_date.eq_any(&dates))
-        .select((
-            points_ledger::programme_id,
-            points_ledger::local_date,
-            points_ledger::delta,
-            points_ledger::award_key,
-        ))
+        .select(DayRow::as_select())
         .load(conn)?;
-    for (p, d, delta, key) in rows {
-        if delta > 0 {
-            *earned.entry((p.clone(), d)).or_default() += i64::from(delta);
+    for r in rows {
+        if r.delta > 0 {
+            *earned.entry((r.programme_id.clone(), r.local_date)).or_default() += i64::from(r.delta);
         }
-        if let Some(k) = key {
-            taken.insert((p, k));
+        if let (Some(rule), Some(upto)) = (r.rule_id, r.award_upto) {
+            let paid = tiers_paid.entry((rule, r.local_date)).or_insert(i64::MIN);
+            *paid = (*paid).max(i64::from(upto));
+        }
+        if let Some(k) = r.day_key {
+            day_taken.insert((r.programme_id, r.local_date, k));
         }
     }
-    let long_keys: Vec<&str> = cands
+    let period_keys: Vec<&str> = cands
         .iter()
-        .filter(|c| !c.day_scoped)
-        .flat_map(|c| c.keys.iter().map(String::as_str))
+        .filter_map(|c| match &c.claim {
+            Claim::Period(keys) => Some(keys.iter().map(String::as_str)),
+            _ => None,
+        })
+        .flatten()
         .collect();
-    if !long_keys.is_empty() {
-        taken.extend(
+    let mut period_taken: HashSet<(String, String)> = HashSet::new();
+    if !period_keys.is_empty() {
+        period_taken.extend(
             points_ledger::table
                 .filter(points_ledger::user_id.eq(user_id))
                 .filter(points_ledger::programme_id.eq_any(&involved))
-                .filter(points_ledger::award_key.eq_any(&long_keys))
+                .filter(points_ledger::award_key.eq_any(&period_keys))
                 .select((points_ledger::programme_id, points_ledger::award_key.assume_not_null()))
                 .load::<(String, String)>(conn)?,
         );
@@ -356,39 +378,79 @@ pub fn award_for(
     let now = Ts::now();
     let mut entries = Vec::new();
     for c in cands {
-        let Some(key) = c
-            .keys
-            .iter()
-            .find(|k| !taken.contains(&(c.programme_id.clone(), (*k).clone())))
-        else {
-            continue;
+        let programme = c.programme_id.clone();
+        let date = c.local_date;
+        // The claim's first free key, and what it pays before the cap.
+        let (day_key, award_key, award_upto, points) = match &c.claim {
+            Claim::Day(keys) => {
+                let Some(k) = keys
+                    .iter()
+                    .find(|k| !day_taken.contains(&(programme.clone(), date, (*k).clone())))
+                else {
+                    continue;
+                };
+                (Some(k.clone()), None, None, c.points)
+            }
+            Claim::Period(keys) => {
+                let Some(k) = keys
+                    .iter()
+                    .find(|k| !period_taken.contains(&(programme.clone(), (*k).clone())))
+                else {
+                    continue;
+                };
+                (None, Some(k.clone()), None, c.points)
+            }
+            Claim::Tiers(tiers) => {
+                let paid = tiers_paid.get(&(c.rule_id, date)).copied().unwrap_or(i64::MIN);
+                let open: Vec<&rules::Tier> = tiers.iter().filter(|t| t.min_steps > paid).collect();
+                let (Some(first), Some(last)) = (open.first(), open.last()) else {
+                    continue;
+                };
+                let Ok(upto) = i32::try_from(last.min_steps) else {
+                    continue;
+                };
+                let points = open.iter().map(|t| t.points).sum();
+                (
+                    Some(rules::tier_key(c.rule_id, first.min_steps)),
+                    None,
+                    Some(upto),
+                    points,
+                )
+            }
         };
-        let so_far = earned.entry((c.programme_id.clone(), c.local_date)).or_default();
-        let cap = by_id
-            .get(c.programme_id.as_str())
-            .and_then(|p| p.daily_cap)
-            .map(i64::from);
+        let so_far = earned.entry((programme.clone(), date)).or_default();
+        let cap = by_id.get(programme.as_str()).and_then(|p| p.daily_cap).map(i64::from);
         let points = match cap {
-            Some(cap) => i64::from(c.points).min(cap - *so_far),
-            None => i64::from(c.points),
+            Some(cap) => i64::from(points).min(cap - *so_far),
+            None => i64::from(points),
         };
         let Ok(points) = i32::try_from(points) else { continue };
         if points <= 0 {
             continue;
         }
         *so_far += i64::from(points);
-        taken.insert((c.programme_id.clone(), key.clone()));
+        if let Some(k) = &day_key {
+            day_taken.insert((programme.clone(), date, k.clone()));
+        }
+        if let Some(k) = &award_key {
+            period_taken.insert((programme.clone(), k.clone()));
+        }
+        if let Some(upto) = award_upto {
+            tiers_paid.insert((c.rule_id, date), i64::from(upto));
+        }
         entries.push(LedgerEntry {
             id: Id::new(),
             user_id,
-            programme_id: c.programme_id,
+            programme_id: programme,
             rule_id: Some(c.rule_id),
             delta: points,
             title: c.title,
-            local_date: c.local_date,
+            local_date: date,
             measurement_id: Some(c.measurement_id),
-            award_key: Some(key.clone()),
+            award_key,
             created_at: now,
+            day_key,
+            award_upto,
         });
     }
     append(conn, user_id, &entries)?;
@@ -519,6 +581,8 @@ pub fn spend(
         measurement_id: None,
         award_key: None,
         created_at: Ts::now(),
+        day_key: None,
+        award_upto: None,
     };
     crate::on_backend!(conn, c => diesel::insert_into(points_ledger::table).values(&entry).execute(c))?;
     Ok(Some(entry))

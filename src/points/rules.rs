@@ -181,8 +181,23 @@ pub fn history_needed(rule: &Rule, fact: &Fact<'_>) -> Option<(String, bool, Nai
     }
 }
 
-/// A possible award: paid unless one of `keys` is already in the ledger (the first free key is
-/// used; when every key is taken the award is exhausted).
+/// How a possible award is keyed, so that the database can refuse to pay it twice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Alternative keys of the award's local day, in order of use (several when a rule pays more
+    /// than once a day); unique per resident, programme and local day (`day_key`).
+    Day(Vec<String>),
+    /// Alternative keys of a longer period (first ever, checkup year, streak period), in order of
+    /// use; unique per resident and programme (`award_key`).
+    Period(Vec<String>),
+    /// The step tiers the day's count crosses, ascending by threshold, each with its points. One
+    /// entry pays every crossed tier above the highest already paid that day and records the last
+    /// one it covers (`award_upto`); its day key names the first, so two entries can never start
+    /// at the same tier, and each starts above what was paid before: no tier is paid twice.
+    Tiers(Vec<Tier>),
+}
+
+/// A possible award, paid unless its claim is already in the ledger.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     /// The rule.
@@ -191,17 +206,19 @@ pub struct Candidate {
     pub programme_id: String,
     /// Ledger title.
     pub title: String,
-    /// Points.
+    /// Points (for tiers: of every crossed tier; what is paid is what was not paid before).
     pub points: i32,
     /// The day the award counts for.
     pub local_date: NaiveDate,
     /// The measurement that earned it.
     pub measurement_id: Id,
-    /// Alternative award keys in order of use (several when a rule pays more than once per period).
-    pub keys: Vec<String>,
-    /// Whether the keys belong to `local_date` alone (step tiers, daily logging): an award under
-    /// them is always dated that day, so reading the day's entries finds it.
-    pub day_scoped: bool,
+    /// How it is keyed.
+    pub claim: Claim,
+}
+
+/// The day key of a tiered award whose first tier is crossed at `min_steps`.
+pub fn tier_key(rule_id: Id, min_steps: i64) -> String {
+    format!("{rule_id}:steps{min_steps}")
 }
 
 /// Whether `age` lies in the inclusive range; without a known age, only an unbounded range admits.
@@ -241,17 +258,32 @@ pub fn evaluate(rules: &[&Rule], fact: &Fact<'_>, history: &History) -> Vec<Cand
             })
             .max_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((m, campaign)) = best {
-            // Validation keeps multipliers in (1, 10] and points in 1..=1000: the product fits.
-            let multiplied = (f64::from(c.points) * m).round();
-            if multiplied.is_finite() && multiplied <= f64::from(i32::MAX) {
-                #[expect(clippy::cast_possible_truncation, reason = "finite, rounded and range-checked above")]
-                let points = multiplied as i32;
-                c.points = points;
-                c.title = format!("{} ×{m} ({})", c.title, campaign.title);
+            // Each tier is multiplied (and rounded) on its own, as if it were paid alone.
+            if let Claim::Tiers(tiers) = &mut c.claim {
+                for t in tiers.iter_mut() {
+                    t.points = multiply(t.points, m);
+                }
+                c.points = tiers.iter().map(|t| t.points).sum();
+            } else {
+                c.points = multiply(c.points, m);
             }
+            c.title = format!("{} ×{m} ({})", c.title, campaign.title);
         }
     }
     out
+}
+
+/// `points` × `m`, rounded to the nearest whole point. Validation keeps multipliers in (1, 10] and
+/// points in 1..=1000, so the product fits; anything else leaves the points as they were.
+fn multiply(points: i32, m: f64) -> i32 {
+    let multiplied = (f64::from(points) * m).round();
+    if multiplied.is_finite() && multiplied.abs() <= f64::from(i32::MAX) {
+        #[expect(clippy::cast_possible_truncation, reason = "finite, rounded and range-checked above")]
+        let points = multiplied as i32;
+        points
+    } else {
+        points
+    }
 }
 
 /// The awards `fact` could earn under `rule` alone (campaigns are applied by [`evaluate`]).
@@ -259,46 +291,46 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
     if !applies(rule, fact) {
         return Vec::new();
     }
-    let make = |points: i32, keys: Vec<String>| Candidate {
+    let make = |points: i32, claim: Claim| Candidate {
         rule_id: rule.id,
         programme_id: rule.programme_id.clone(),
         title: rule.title.clone(),
         points,
         local_date: fact.local_date,
         measurement_id: fact.id,
-        keys,
-        day_scoped: matches!(
-            rule.kind,
-            RuleKind::DailySteps { .. } | RuleKind::MeasurementLogged { .. }
-        ),
+        claim,
     };
     let r = rule.id;
     match &rule.kind {
         RuleKind::DailySteps { tiers } if fact.kind == "steps" => {
             let count = fact.values.get("count").and_then(Value::as_i64).unwrap_or(0);
-            // The key names the tier by its threshold, not its position, so inserting a tier into a
-            // rule later does not make an already-paid tier look unpaid.
-            tiers
+            // Tiers are named by their threshold, not their position: what a day has been paid is
+            // "every tier up to N steps", which stays true when an operator changes the tiers.
+            let mut crossed: Vec<Tier> = tiers
                 .iter()
                 .filter(|t| count >= t.min_steps && t.points > 0)
-                .map(|t| make(t.points, vec![format!("{r}:{}:steps{}", fact.local_date, t.min_steps)]))
-                .collect()
+                .cloned()
+                .collect();
+            crossed.sort_by_key(|t| t.min_steps);
+            if crossed.is_empty() {
+                return Vec::new();
+            }
+            let points = crossed.iter().map(|t| t.points).sum();
+            vec![make(points, Claim::Tiers(crossed))]
         }
         RuleKind::MeasurementLogged {
             measurement_type,
             points,
             max_per_day,
         } if fact.kind == measurement_type => {
-            let keys = (1..=*max_per_day)
-                .map(|n| format!("{r}:{}:{n}", fact.local_date))
-                .collect();
-            vec![make(*points, keys)]
+            let keys = (1..=*max_per_day).map(|n| format!("{r}:{n}")).collect();
+            vec![make(*points, Claim::Day(keys))]
         }
         RuleKind::FirstMeasurement {
             measurement_type,
             points,
         } if fact.kind == measurement_type => {
-            vec![make(*points, vec![format!("{r}:first")])]
+            vec![make(*points, Claim::Period(vec![format!("{r}:first")]))]
         }
         RuleKind::HealthCheckup {
             checkup_kind,
@@ -316,7 +348,7 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
                 return Vec::new();
             }
             let keys = (1..=*max_per_year).map(|n| format!("{r}:{year}:{n}")).collect();
-            vec![make(*points, keys)]
+            vec![make(*points, Claim::Period(keys))]
         }
         RuleKind::Streak {
             measurement_type,
@@ -325,7 +357,7 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
         } if fact.kind == measurement_type => {
             let (from, to) = streak_period(rule.active_from, *days, fact.local_date);
             if history.logged_every_day(measurement_type, rule.sensed_only, from, to) {
-                vec![make(*points, vec![format!("{r}:streak:{from}")])]
+                vec![make(*points, Claim::Period(vec![format!("{r}:streak:{from}")]))]
             } else {
                 Vec::new()
             }
@@ -543,11 +575,22 @@ mod tests {
     }
 
     #[test]
-    fn each_tier_crossed_pays_once_with_a_key_per_day_and_tier() {
+    fn a_day_count_offers_every_tier_it_crosses_in_one_claim() {
         let v = json!({"count": 6500}).as_object().cloned().unwrap();
         let c = cands(&rule(tiers()), &fact("steps", &v));
-        assert_eq!(c.len(), 3);
-        assert_eq!(c[2].keys, vec![format!("{}:2026-11-24:steps6000", uuid::Uuid::nil())]);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].points, 3);
+        let Claim::Tiers(crossed) = &c[0].claim else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            crossed.iter().map(|t| t.min_steps).collect::<Vec<_>>(),
+            [2000, 4000, 6000]
+        );
+        assert_eq!(
+            tier_key(Id(uuid::Uuid::nil()), 2000),
+            format!("{}:steps2000", uuid::Uuid::nil())
+        );
         let none = json!({"count": 1999}).as_object().cloned().unwrap();
         assert!(cands(&rule(tiers()), &fact("steps", &none)).is_empty());
         let at = json!({"count": 2000}).as_object().cloned().unwrap();
@@ -582,7 +625,13 @@ mod tests {
         });
         let c = cands(&r, &fact("body_weight", &v));
         assert_eq!(c.len(), 1);
-        assert_eq!(c[0].keys.len(), 2);
+        assert_eq!(
+            c[0].claim,
+            Claim::Day(vec![
+                format!("{}:1", uuid::Uuid::nil()),
+                format!("{}:2", uuid::Uuid::nil())
+            ])
+        );
         assert!(cands(&r, &fact("heart_rate", &v)).is_empty());
     }
 
@@ -598,7 +647,7 @@ mod tests {
             max_per_year: 1,
         });
         let c = cands(&r, &fact("health_checkup", &v));
-        assert_eq!(c[0].keys, vec![format!("{}:2025:1", uuid::Uuid::nil())]);
+        assert_eq!(c[0].claim, Claim::Period(vec![format!("{}:2025:1", uuid::Uuid::nil())]));
         let other = rule(RuleKind::HealthCheckup {
             checkup_kind: "dental_checkup".into(),
             points: 5,
@@ -699,7 +748,10 @@ mod tests {
         h.insert("body_weight", false, day("2026-11-24"));
         let c = candidates(&r, &f, &h);
         assert_eq!(c.len(), 1);
-        assert_eq!(c[0].keys, vec![format!("{}:streak:2026-11-22", uuid::Uuid::nil())]);
+        assert_eq!(
+            c[0].claim,
+            Claim::Period(vec![format!("{}:streak:2026-11-22", uuid::Uuid::nil())])
+        );
         assert_eq!(c[0].points, 2);
         // Sensed-only streaks look at sensed days only.
         r.sensed_only = true;
@@ -738,12 +790,14 @@ mod tests {
             &f,
             &h,
         );
-        assert_eq!(doubled.iter().map(|c| c.points).collect::<Vec<_>>(), vec![2, 2]);
+        assert_eq!(doubled.iter().map(|c| c.points).collect::<Vec<_>>(), vec![4]);
         assert!(doubled[0].title.contains("×2 (campaign 1)"), "{}", doubled[0].title);
         let outside = evaluate(&[&steps, &campaign(1, 2.0, "2026-12-01", "2026-12-31")], &f, &h);
-        assert_eq!(outside.iter().map(|c| c.points).collect::<Vec<_>>(), vec![1, 1]);
+        assert_eq!(outside.iter().map(|c| c.points).collect::<Vec<_>>(), vec![2]);
         let rounded = evaluate(&[&steps, &campaign(1, 1.5, "2026-11-01", "2026-11-30")], &f, &h);
-        assert_eq!(rounded[0].points, 2, "1 × 1.5 rounds to 2");
+        assert_eq!(rounded[0].points, 4, "each tier's 1 × 1.5 rounds to 2");
+        let Claim::Tiers(t) = &rounded[0].claim else { panic!() };
+        assert_eq!(t.iter().map(|t| t.points).collect::<Vec<_>>(), [2, 2]);
     }
 
     #[test]

@@ -291,7 +291,9 @@ async fn reward_rules_list_what_the_caller_can_earn(app: TestApp) {
 
 async fn the_ledger_is_paged_newest_first_and_scoped(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, steps("2026-11-20", 20, 10000)).await;
+    for d in 16..=20 {
+        upload(&app, &s.access, steps(&format!("2026-11-{d}"), 20, 2500)).await;
+    }
     let p1 = app
         .get("/v1/points/ledger?programme=osaka&limit=3", Some(&s.access))
         .await;
@@ -376,7 +378,8 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
             Some(
                 json!({"programme": "osaka", "kind": "daily_steps", "title": "Daily steps, new tiers", "max_age": 64,
                         "tiers": [{"min_steps": 2000, "points": 1}, {"min_steps": 3000, "points": 1},
-                                  {"min_steps": 4000, "points": 1}, {"min_steps": 6000, "points": 2}]}),
+                                  {"min_steps": 4000, "points": 1}, {"min_steps": 6000, "points": 2},
+                                  {"min_steps": 6500, "points": 1}]}),
             ),
         )
         .await;
@@ -386,22 +389,22 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
     assert_eq!(
         balance(&app, &s).await,
         4,
-        "only the new 3,000 tier pays; 2,000/4,000/6,000 were paid that day"
+        "the day was paid up to 6,000 steps: only the new 6,500 tier pays, not the new 3,000 below it"
     );
     let ledger = app.get("/v1/points/ledger", Some(&s.access)).await;
     let titles: Vec<_> = ledger.body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["title"].as_str().unwrap().to_owned())
+        .map(|e| (e["title"].as_str().unwrap().to_owned(), e["delta"].as_i64().unwrap()))
         .collect();
     assert_eq!(
-        titles.iter().filter(|t| *t == "Daily steps").count(),
-        3,
-        "paid entries keep their title"
+        titles,
+        [("Daily steps, new tiers".to_owned(), 1), ("Daily steps".to_owned(), 3)],
+        "paid entries keep their title and points"
     );
     upload(&app, &s.access, steps("2026-11-21", 20, 6600)).await;
-    assert_eq!(balance(&app, &s).await, 4 + 5, "the new tiers on a new day");
+    assert_eq!(balance(&app, &s).await, 4 + 6, "the new tiers on a new day");
     app.call(Method::PUT, &format!("/v1/admin/reward-rules/{}", uuid::Uuid::now_v7()), Some(&ops),
         Some(json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "measurement_type": "gait", "points": 1})))
         .await

@@ -192,25 +192,37 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
         .first(&mut conn)
         .optional()
         .unwrap();
-    let sum: i32 = after.iter().map(|e| e.1).sum();
+    let sum: i32 = after.iter().map(|e| e.delta).sum();
     assert_eq!(balance.unwrap_or(0), sum, "balance differs from the ledger sum");
 
     assert!(balance.unwrap_or(0) >= 0);
     let mut per_day: HashMap<NaiveDate, i32> = HashMap::new();
     let mut weight_awards: HashMap<NaiveDate, usize> = HashMap::new();
-    let mut tier_awards: HashMap<NaiveDate, usize> = HashMap::new();
+    let mut tiers_paid: HashMap<NaiveDate, Vec<i64>> = HashMap::new();
     let mut streak_awards = 0;
-    for (rule, delta, date) in &after {
-        if *delta > 0 {
-            *per_day.entry(*date).or_default() += delta;
+    const TIERS: [i64; 5] = [2000, 4000, 6000, 8000, 10000];
+    for e in &after {
+        if e.delta > 0 {
+            *per_day.entry(e.date).or_default() += e.delta;
         }
-        if *rule == uuid::Uuid::from_u128(STREAK_RULE).to_string() {
+        if e.rule == uuid::Uuid::from_u128(STREAK_RULE).to_string() {
             streak_awards += 1;
         }
-        if rule == STEPS_RULE {
-            *tier_awards.entry(*date).or_default() += 1;
-        } else if rule.ends_with("0003") {
-            *weight_awards.entry(*date).or_default() += 1;
+        if e.rule == STEPS_RULE {
+            // An entry pays the tiers from the one its day key names up to `award_upto`.
+            let key = e.day_key.as_deref().expect("a step award has a day key");
+            let from: i64 = key.rsplit_once(":steps").expect("a tier key").1.parse().unwrap();
+            let upto = i64::from(e.upto.expect("a step award records its last tier"));
+            let covered: Vec<i64> = TIERS.iter().copied().filter(|t| (from..=upto).contains(t)).collect();
+            assert!(!covered.is_empty() && covered[0] == from, "{e:?} covers no tier");
+            let factor = if e.date.to_string() == "2026-11-21" { 2 } else { 1 };
+            assert!(
+                i64::from(e.delta) <= factor * covered.len() as i64,
+                "{e:?} pays more than its tiers"
+            );
+            tiers_paid.entry(e.date).or_default().extend(covered);
+        } else if e.rule.ends_with("0003") {
+            *weight_awards.entry(e.date).or_default() += 1;
         }
     }
     for (date, total) in &per_day {
@@ -222,31 +234,55 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
     for (date, n) in &weight_awards {
         assert!(*n <= 1, "{date}: weighing paid {n} times");
     }
-    for (date, n) in &tier_awards {
+    for (date, paid) in &tiers_paid {
         let day = date
             .signed_duration_since(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
             .num_days() as u32;
-        let crossed = [2000, 4000, 6000, 8000, 10000]
-            .iter()
-            .filter(|t| max_steps.get(&day).is_some_and(|m| m >= *t))
-            .count();
-        assert!(
-            *n <= crossed,
-            "{date}: {n} tier awards but only {crossed} tiers ever crossed"
-        );
+        let mut unique = paid.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), paid.len(), "{date}: a tier paid twice: {paid:?}");
+        for t in paid {
+            assert!(
+                max_steps.get(&day).is_some_and(|m| m >= t),
+                "{date}: the {t} tier paid but never crossed"
+            );
+        }
     }
 }
 
-/// (rule id, delta, local date) of every ledger entry of the resident.
-fn ledger(app: &TestApp, user_id: &str) -> Vec<(String, i32, NaiveDate)> {
+/// One ledger entry of the resident, as the invariants need it.
+#[derive(Debug, Clone)]
+struct Entry {
+    rule: String,
+    delta: i32,
+    date: NaiveDate,
+    day_key: Option<String>,
+    upto: Option<i32>,
+}
+
+/// Every ledger entry of the resident.
+fn ledger(app: &TestApp, user_id: &str) -> Vec<Entry> {
     let user = Id(user_id.parse().unwrap());
     points_ledger::table
         .filter(points_ledger::user_id.eq(user))
-        .select((points_ledger::rule_id, points_ledger::delta, points_ledger::local_date))
-        .load::<(Option<Id>, i32, NaiveDate)>(&mut app.db.conn())
+        .select((
+            points_ledger::rule_id,
+            points_ledger::delta,
+            points_ledger::local_date,
+            points_ledger::day_key,
+            points_ledger::award_upto,
+        ))
+        .load::<(Option<Id>, i32, NaiveDate, Option<String>, Option<i32>)>(&mut app.db.conn())
         .unwrap()
         .into_iter()
-        .map(|(r, d, date)| (r.map(|r| r.0.to_string()).unwrap_or_default(), d, date))
+        .map(|(r, delta, date, day_key, upto)| Entry {
+            rule: r.map(|r| r.0.to_string()).unwrap_or_default(),
+            delta,
+            date,
+            day_key,
+            upto,
+        })
         .collect()
 }
 

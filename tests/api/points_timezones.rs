@@ -184,8 +184,7 @@ async fn a_tokyo_resident_earns_on_each_side_of_local_midnight(app: TestApp) {
         vec![
             award("2026-11-23", STEPS_RULE, 1),
             award("2026-11-23", WEIGHT_RULE, 1),
-            award("2026-11-24", STEPS_RULE, 1),
-            award("2026-11-24", STEPS_RULE, 1),
+            award("2026-11-24", STEPS_RULE, 2),
             award("2026-11-24", WEIGHT_RULE, 1),
         ]
     );
@@ -200,7 +199,11 @@ async fn a_tokyo_resident_earns_on_each_side_of_local_midnight(app: TestApp) {
         by_measurement[&before],
         vec![("2026-11-23".to_owned(), STEPS_RULE.to_owned())]
     );
-    assert_eq!(by_measurement[&after].len(), 2);
+    assert_eq!(
+        by_measurement[&after],
+        vec![("2026-11-24".to_owned(), STEPS_RULE.to_owned())],
+        "one entry for both tiers"
+    );
     assert_eq!(
         by_measurement[&w_before],
         vec![("2026-11-23".to_owned(), WEIGHT_RULE.to_owned())]
@@ -382,8 +385,7 @@ async fn a_batch_straddling_local_midnight_pays_each_local_day(app: TestApp) {
     assert_eq!(
         paid(&app, &s).await,
         vec![
-            award("2026-11-23", STEPS_RULE, 1),
-            award("2026-11-23", STEPS_RULE, 1),
+            award("2026-11-23", STEPS_RULE, 2),
             award("2026-11-23", WEIGHT_RULE, 1),
             award("2026-11-24", STEPS_RULE, 1),
             award("2026-11-24", WEIGHT_RULE, 1),
@@ -448,11 +450,7 @@ async fn the_daily_cap_resets_at_local_midnight(app: TestApp) {
     assert_eq!(
         paid(&app, &london).await,
         vec![
-            award("2026-06-30", STEPS_RULE, 1),
-            award("2026-06-30", STEPS_RULE, 1),
-            award("2026-06-30", STEPS_RULE, 1),
-            award("2026-06-30", STEPS_RULE, 1),
-            award("2026-06-30", STEPS_RULE, 1),
+            award("2026-06-30", STEPS_RULE, 5),
             award("2026-06-30", CHECKUP_RULE, 10),
             award("2026-06-30", SCREENING_RULE, 5),
             award("2026-07-01", WEIGHT_RULE, 1),

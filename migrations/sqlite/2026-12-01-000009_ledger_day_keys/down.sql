@@ -1,0 +1,9 @@
+DROP INDEX points_ledger_day;
+CREATE INDEX points_ledger_user_day ON points_ledger (user_id, programme_id, local_date);
+DROP INDEX points_ledger_award;
+UPDATE points_ledger
+SET award_key = substr(day_key, 1, 37) || local_date || ':' || substr(day_key, 38)
+WHERE day_key IS NOT NULL;
+CREATE UNIQUE INDEX points_ledger_award ON points_ledger (user_id, programme_id, award_key);
+ALTER TABLE points_ledger DROP COLUMN day_key;
+ALTER TABLE points_ledger DROP COLUMN award_upto;
