@@ -181,6 +181,17 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
     Ok(applied)
 }
 
+/// Reverts the newest applied migration and returns its name (used by tests of what a migration
+/// does to rows written before it).
+pub fn revert_last_migration(conn: &mut DbConn) -> Result<String, MigrationError> {
+    let set = migrations_for(conn);
+    let name = match conn {
+        DbConn::Pg(c) => c.revert_last_migration(set)?,
+        DbConn::Sqlite(c) => c.revert_last_migration(set)?,
+    };
+    Ok(name.to_string())
+}
+
 /// Reverts every applied migration (used by the migration round-trip test).
 pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
     let set = migrations_for(conn);

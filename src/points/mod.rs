@@ -337,13 +337,24 @@ pub fn award_for(
     let mut earned: HashMap<(String, NaiveDate), i64> = HashMap::new();
     let mut day_taken: HashSet<(String, NaiveDate, String)> = HashSet::new();
     let mut tiers_paid: HashMap<(Id, NaiveDate), i64> = HashMap::new();
-    let rows: Vec<DayRow> = points_ledger::table
+    let mut q = points_ledger::table
         .filter(points_ledger::user_id.eq(user_id))
         .filter(points_ledger::programme_id.eq_any(&involved))
-        .filter(points_ledger::local_date.eq_any(&dates))
         .select(DayRow::as_select())
-        .load(conn)?;
-    for r in rows {
+        .into_boxed();
+    // A batch's days are mostly a run of consecutive days: one range is planned far faster than a
+    // list of hundreds of dates. Scattered days are listed, so a range never reads much more.
+    q = match (dates.first(), dates.last()) {
+        (Some(&first), Some(&last)) if (last - first).num_days() < 2 * dates.len() as i64 => {
+            q.filter(points_ledger::local_date.between(first, last))
+        }
+        _ => q.filter(points_ledger::local_date.eq_any(&dates)),
+    };
+    for r in q
+        .load(conn)?
+        .into_iter()
+        .filter(|r| dates.binary_search(&r.local_date).is_ok())
+    {
         if r.delta > 0 {
             *earned.entry((r.programme_id.clone(), r.local_date)).or_default() += i64::from(r.delta);
         }

@@ -4,6 +4,7 @@ use actix_web::http::Method;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
+use karada::db::Id;
 use karada::db::schema::{points_balances, points_ledger, programmes};
 
 use crate::both_backends;
@@ -25,10 +26,13 @@ both_backends!(
     changing_a_rule_in_place_never_pays_a_day_twice,
     retiring_a_rule_stops_it_paying_and_keeps_what_it_paid,
     rule_definitions_are_validated_field_by_field,
+    entries_keyed_before_day_keys_are_moved_and_still_count,
+    the_ledger_names_only_rules_and_balances_that_exist,
 );
 
 pub(crate) const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
 pub(crate) const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
+const FIRST_RULE: &str = "01a20000-0000-7000-8000-000000000007";
 
 pub(crate) async fn admin(app: &TestApp) -> String {
     use karada::db::schema::users;
@@ -496,4 +500,187 @@ async fn rule_definitions_are_validated_field_by_field(app: TestApp) {
     .expect(400);
     let listed = app.get("/v1/admin/reward-rules", Some(&ops)).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 7, "nothing was created");
+}
+
+/// Writes a ledger row as the schema before day keys held it (no `day_key` or `award_upto`).
+fn old_entry(conn: &mut karada::db::DbConn, user: Id, rule: Option<&str>, delta: i32, date: &str, key: &str) {
+    diesel::insert_into(points_ledger::table)
+        .values((
+            points_ledger::id.eq(Id::new()),
+            points_ledger::user_id.eq(user),
+            points_ledger::programme_id.eq("osaka"),
+            points_ledger::rule_id.eq(rule.map(|r| Id(r.parse().unwrap()))),
+            points_ledger::delta.eq(delta),
+            points_ledger::title.eq("old"),
+            points_ledger::local_date.eq(date.parse::<chrono::NaiveDate>().unwrap()),
+            points_ledger::award_key.eq(key),
+            points_ledger::created_at.eq(karada::db::Ts::now()),
+        ))
+        .execute(conn)
+        .unwrap();
+}
+
+async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let user = Id(s.user_id.parse().unwrap());
+    let mut conn = app.db.conn();
+    let reverted = karada::db::revert_last_migration(&mut conn).unwrap();
+    assert_eq!(reverted, "20261201000009", "the day-keys migration is the newest");
+    diesel::insert_into(points_balances::table)
+        .values((
+            points_balances::user_id.eq(user),
+            points_balances::programme_id.eq("osaka"),
+            points_balances::balance.eq(5),
+            points_balances::lifetime_earned.eq(5),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    let event = format!("event:{}", uuid::Uuid::now_v7());
+    old_entry(
+        &mut conn,
+        user,
+        Some(STEPS_RULE),
+        1,
+        "2026-11-20",
+        &format!("{STEPS_RULE}:2026-11-20:steps2000"),
+    );
+    old_entry(
+        &mut conn,
+        user,
+        Some(STEPS_RULE),
+        1,
+        "2026-11-20",
+        &format!("{STEPS_RULE}:2026-11-20:steps4000"),
+    );
+    old_entry(
+        &mut conn,
+        user,
+        Some(WEIGHT_RULE),
+        1,
+        "2026-11-20",
+        &format!("{WEIGHT_RULE}:2026-11-20:1"),
+    );
+    old_entry(
+        &mut conn,
+        user,
+        Some(FIRST_RULE),
+        1,
+        "2026-11-20",
+        &format!("{FIRST_RULE}:first"),
+    );
+    old_entry(&mut conn, user, None, 1, "2026-11-20", &event);
+    assert_eq!(karada::db::run_migrations(&mut conn).unwrap(), 1);
+
+    let mut rows: Vec<(Option<String>, Option<i32>, Option<String>)> = points_ledger::table
+        .filter(points_ledger::user_id.eq(user))
+        .select((
+            points_ledger::day_key,
+            points_ledger::award_upto,
+            points_ledger::award_key,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    rows.sort();
+    let mut expected = vec![
+        (None, None, Some(format!("{FIRST_RULE}:first"))),
+        (None, None, Some(event)),
+        (Some(format!("{STEPS_RULE}:steps2000")), Some(2000), None),
+        (Some(format!("{STEPS_RULE}:steps4000")), Some(4000), None),
+        (Some(format!("{WEIGHT_RULE}:1")), None, None),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected);
+    // The moved keys still stop a second payment: only the 6,000 tier is new on the 20th, and
+    // the day's weighing was paid.
+    upload(&app, &s.access, steps("2026-11-20", 20, 6500)).await;
+    assert_eq!(balance(&app, &s).await, 6);
+    upload(&app, &s.access, weight("2026-11-20", 21, 60.0)).await;
+    assert_eq!(balance(&app, &s).await, 6);
+}
+
+async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
+    use karada::db::schema::{reward_rules, users};
+    let s = app.register("taro@example.jp").await;
+    upload(&app, &s.access, steps("2026-11-20", 20, 2500)).await;
+    assert_eq!(balance(&app, &s).await, 1);
+    let user = Id(s.user_id.parse().unwrap());
+    let other = app.register("hanako@example.jp").await;
+    let other = Id(other.user_id.parse().unwrap());
+    let mut conn = app.db.conn();
+    let entry = |user: Id, rule: Id| karada::points::LedgerEntry {
+        id: Id::new(),
+        user_id: user,
+        programme_id: "osaka".into(),
+        rule_id: Some(rule),
+        delta: 1,
+        title: "forged".into(),
+        local_date: "2026-11-21".parse().unwrap(),
+        measurement_id: None,
+        award_key: None,
+        created_at: karada::db::Ts::now(),
+        day_key: None,
+        award_upto: None,
+    };
+    let insert = |conn: &mut karada::db::DbConn, e: &karada::points::LedgerEntry| match conn {
+        karada::db::DbConn::Pg(c) => diesel::insert_into(points_ledger::table).values(e).execute(c),
+        karada::db::DbConn::Sqlite(c) => diesel::insert_into(points_ledger::table).values(e).execute(c),
+    };
+    let steps_rule = Id(STEPS_RULE.parse().unwrap());
+    assert!(
+        insert(&mut conn, &entry(user, steps_rule)).is_ok(),
+        "a real rule and balance"
+    );
+    // (and the balance moves with it, as every writer of the ledger does)
+    diesel::update(points_balances::table.filter(points_balances::user_id.eq(user)))
+        .set(points_balances::balance.eq(points_balances::balance + 1))
+        .execute(&mut conn)
+        .unwrap();
+    assert!(
+        insert(&mut conn, &entry(user, Id::new())).is_err(),
+        "a rule that does not exist"
+    );
+    assert!(
+        insert(&mut conn, &entry(other, steps_rule)).is_err(),
+        "a resident without a balance row"
+    );
+    let balance_row = points_balances::table
+        .filter(points_balances::user_id.eq(user))
+        .filter(points_balances::programme_id.eq("osaka"));
+    assert!(
+        diesel::delete(balance_row).execute(&mut conn).is_err(),
+        "a balance with entries"
+    );
+    assert!(
+        diesel::delete(reward_rules::table.filter(reward_rules::id.eq(steps_rule)))
+            .execute(&mut conn)
+            .is_err(),
+        "rules are retired, never deleted"
+    );
+    // Nothing of that changed the resident's standing, and an erasure still removes everything.
+    assert_eq!(balance(&app, &s).await, 2);
+    let r = app
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            Some(&s.access),
+            Some(json!({"password": crate::common::PASSWORD})),
+        )
+        .await;
+    r.expect(204);
+    assert_eq!(
+        points_ledger::table
+            .filter(points_ledger::user_id.eq(user))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        0
+    );
+    assert!(
+        users::table
+            .find(user)
+            .first::<karada::accounts::User>(&mut conn)
+            .optional()
+            .unwrap()
+            .is_none()
+    );
 }
