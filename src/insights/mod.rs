@@ -1,0 +1,17 @@
+//! Insights: the pure logic behind `GET /v1/me/insights` and `GET /v1/me/programme`, without
+//! database or HTTP.
+//!
+//! - [`reference`]: the one table of reference data. Every threshold, band and number used here
+//!   lives there with its source (a published guideline, or a documented project convention), so
+//!   a clinician can review it in one place.
+//! - [`classify`]: a value's category against that table (JSH2019 blood pressure, JASSO BMI,
+//!   AWGS 2019 gait speed, MHLW 2023 steps and sleep, the specific health checkup, the vascular age
+//!   gap).
+//!
+//! Nothing here is a diagnosis: the categories orient, they do not diagnose.
+
+pub mod classify;
+pub mod reference;
+
+pub use classify::{Classification, bmi, classify, classify_blood_pressure};
+pub use reference::{Level, Metric, REFERENCES, Reference, THRESHOLDS, Threshold};
