@@ -7,11 +7,14 @@
 //! - [`classify`]: a value's category against that table (JSH2019 blood pressure, JASSO BMI,
 //!   AWGS 2019 gait speed, MHLW 2023 steps and sleep, the specific health checkup, the vascular age
 //!   gap).
+//! - [`trend`]: the direction and size of the change over the last 90 days, from weekly means.
 //!
 //! Nothing here is a diagnosis: the categories orient, they do not diagnose.
 
 pub mod classify;
 pub mod reference;
+pub mod trend;
 
 pub use classify::{Classification, bmi, classify, classify_blood_pressure};
 pub use reference::{Level, Metric, REFERENCES, Reference, THRESHOLDS, Threshold};
+pub use trend::{Direction, Trend, trend};
