@@ -8,13 +8,16 @@
 //!   AWGS 2019 gait speed, MHLW 2023 steps and sleep, the specific health checkup, the vascular age
 //!   gap).
 //! - [`trend`]: the direction and size of the change over the last 90 days, from weekly means.
+//! - [`language`]: `Accept-Language` negotiation between Japanese and English.
 //!
 //! Nothing here is a diagnosis: the categories orient, they do not diagnose.
 
 pub mod classify;
+pub mod language;
 pub mod reference;
 pub mod trend;
 
 pub use classify::{Classification, bmi, classify, classify_blood_pressure};
+pub use language::{Lang, negotiate};
 pub use reference::{Level, Metric, REFERENCES, Reference, THRESHOLDS, Threshold};
 pub use trend::{Direction, Trend, trend};
