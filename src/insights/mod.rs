@@ -8,16 +8,20 @@
 //!   AWGS 2019 gait speed, MHLW 2023 steps and sleep, the specific health checkup, the vascular age
 //!   gap).
 //! - [`trend`]: the direction and size of the change over the last 90 days, from weekly means.
-//! - [`language`]: `Accept-Language` negotiation between Japanese and English.
+//! - [`language`] and [`messages`]: `Accept-Language` negotiation and short plain-language
+//!   messages in Japanese and English.
 //!
-//! Nothing here is a diagnosis: the categories orient, they do not diagnose.
+//! Nothing here is a diagnosis: the categories orient, the messages suggest talking to a doctor
+//! where a guideline would, and every response carries [`messages::disclaimer`].
 
 pub mod classify;
 pub mod language;
+pub mod messages;
 pub mod reference;
 pub mod trend;
 
 pub use classify::{Classification, bmi, classify, classify_blood_pressure};
 pub use language::{Lang, negotiate};
+pub use messages::{category_text, disclaimer, message, trend_text};
 pub use reference::{Level, Metric, REFERENCES, Reference, THRESHOLDS, Threshold};
 pub use trend::{Direction, Trend, trend};
