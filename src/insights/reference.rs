@@ -199,11 +199,15 @@ fn in_age_range(min_age: Option<u32>, max_age: Option<u32>, age: Option<u32>) ->
     }
 }
 
+/// An age range, both ends inclusive.
+type Ages = (Option<u32>, Option<u32>);
+
 const fn band(
     metric: Metric,
     category: &'static str,
     lower: Option<f64>,
     upper: Option<f64>,
+    (min_age, max_age): Ages,
     level: Level,
     reference: &'static str,
 ) -> Threshold {
@@ -212,15 +216,11 @@ const fn band(
         category,
         lower,
         upper,
-        min_age: None,
-        max_age: None,
+        min_age,
+        max_age,
         level,
         reference,
     }
-}
-
-const fn aged(t: Threshold, min_age: Option<u32>, max_age: Option<u32>) -> Threshold {
-    Threshold { min_age, max_age, ..t }
 }
 
 /// Age from which the older-adult figures apply (MHLW 2023 activity guide: 高齢者, 65 and over).
@@ -230,198 +230,72 @@ pub const CHECKUP_MIN_AGE: u32 = 40;
 /// Oldest age offered the specific health checkup.
 pub const CHECKUP_MAX_AGE: u32 = 74;
 
+const ALL: Ages = (None, None);
+const UNDER_65: Ages = (None, Some(OLDER_ADULT_AGE - 1));
+const FROM_65: Ages = (Some(OLDER_ADULT_AGE), None);
+const CHECKUP_AGES: Ages = (Some(CHECKUP_MIN_AGE), Some(CHECKUP_MAX_AGE));
+
 /// Adult daily steps recommended by the MHLW 2023 activity guide.
 pub const ADULT_DAILY_STEPS: f64 = 8_000.0;
 /// Older-adult (65+) daily steps recommended by the MHLW 2023 activity guide.
 pub const OLDER_ADULT_DAILY_STEPS: f64 = 6_000.0;
 /// Adult minimum sleep, in minutes, of the MHLW 2023 sleep guide (6 hours).
 pub const ADULT_MIN_SLEEP_MINUTES: f64 = 360.0;
+/// A specific health checkup this many days old or older is overdue: more than 365 days.
+const CHECKUP_OVERDUE_FROM_DAY: f64 = 366.0;
 
 /// Every band, by metric, in ascending order of value. Within a metric (and an age) the bands
 /// cover the whole line without gaps or overlaps; for blood pressure, their order is also the
 /// order of severity.
+#[rustfmt::skip]
 pub static THRESHOLDS: &[Threshold] = &[
-    // JSH2019 office blood pressure, systolic.
-    band(SystolicBp, "normal", None, Some(120.0), Good, "jsh2019"),
-    band(
-        SystolicBp,
-        "high_normal",
-        Some(120.0),
-        Some(130.0),
-        Attention,
-        "jsh2019",
-    ),
-    band(SystolicBp, "elevated", Some(130.0), Some(140.0), Attention, "jsh2019"),
-    band(
-        SystolicBp,
-        "grade_1_hypertension",
-        Some(140.0),
-        Some(160.0),
-        Action,
-        "jsh2019",
-    ),
-    band(
-        SystolicBp,
-        "grade_2_hypertension",
-        Some(160.0),
-        Some(180.0),
-        Action,
-        "jsh2019",
-    ),
-    band(SystolicBp, "grade_3_hypertension", Some(180.0), None, Action, "jsh2019"),
-    // JSH2019 office blood pressure, diastolic: no high-normal band (high-normal needs < 80).
-    band(DiastolicBp, "normal", None, Some(80.0), Good, "jsh2019"),
-    band(DiastolicBp, "elevated", Some(80.0), Some(90.0), Attention, "jsh2019"),
-    band(
-        DiastolicBp,
-        "grade_1_hypertension",
-        Some(90.0),
-        Some(100.0),
-        Action,
-        "jsh2019",
-    ),
-    band(
-        DiastolicBp,
-        "grade_2_hypertension",
-        Some(100.0),
-        Some(110.0),
-        Action,
-        "jsh2019",
-    ),
-    band(
-        DiastolicBp,
-        "grade_3_hypertension",
-        Some(110.0),
-        None,
-        Action,
-        "jsh2019",
-    ),
-    // JASSO BMI.
-    band(Bmi, "underweight", None, Some(18.5), Attention, "jasso2022"),
-    band(Bmi, "normal", Some(18.5), Some(25.0), Good, "jasso2022"),
-    band(Bmi, "obesity_class_1", Some(25.0), Some(30.0), Attention, "jasso2022"),
-    band(Bmi, "obesity_class_2", Some(30.0), Some(35.0), Action, "jasso2022"),
-    band(Bmi, "obesity_class_3", Some(35.0), Some(40.0), Action, "jasso2022"),
-    band(Bmi, "obesity_class_4", Some(40.0), None, Action, "jasso2022"),
-    // AWGS 2019 usual gait speed.
-    band(WalkingSpeed, "slow", None, Some(1.0), Attention, "awgs2019"),
-    band(WalkingSpeed, "normal", Some(1.0), None, Good, "awgs2019"),
-    // Vascular age gap: the project's convention.
-    band(
-        VascularAgeGap,
-        "younger_or_same",
-        None,
-        Some(1.0),
-        Good,
-        "karada_vascular_age_gap",
-    ),
-    band(
-        VascularAgeGap,
-        "older",
-        Some(1.0),
-        Some(10.0),
-        Attention,
-        "karada_vascular_age_gap",
-    ),
-    band(
-        VascularAgeGap,
-        "much_older",
-        Some(10.0),
-        None,
-        Attention,
-        "karada_vascular_age_gap",
-    ),
-    // MHLW 2023 daily steps: adults, then older adults.
-    aged(
-        band(
-            DailySteps,
-            "below_recommendation",
-            None,
-            Some(ADULT_DAILY_STEPS),
-            Attention,
-            "mhlw_activity_2023",
-        ),
-        None,
-        Some(OLDER_ADULT_AGE - 1),
-    ),
-    aged(
-        band(
-            DailySteps,
-            "meets_recommendation",
-            Some(ADULT_DAILY_STEPS),
-            None,
-            Good,
-            "mhlw_activity_2023",
-        ),
-        None,
-        Some(OLDER_ADULT_AGE - 1),
-    ),
-    aged(
-        band(
-            DailySteps,
-            "below_recommendation",
-            None,
-            Some(OLDER_ADULT_DAILY_STEPS),
-            Attention,
-            "mhlw_activity_2023",
-        ),
-        Some(OLDER_ADULT_AGE),
-        None,
-    ),
-    aged(
-        band(
-            DailySteps,
-            "meets_recommendation",
-            Some(OLDER_ADULT_DAILY_STEPS),
-            None,
-            Good,
-            "mhlw_activity_2023",
-        ),
-        Some(OLDER_ADULT_AGE),
-        None,
-    ),
-    // MHLW 2023 sleep.
-    band(
-        SleepDuration,
-        "short",
-        None,
-        Some(ADULT_MIN_SLEEP_MINUTES),
-        Attention,
-        "mhlw_sleep_2023",
-    ),
-    band(
-        SleepDuration,
-        "meets_recommendation",
-        Some(ADULT_MIN_SLEEP_MINUTES),
-        None,
-        Good,
-        "mhlw_sleep_2023",
-    ),
-    // Specific health checkup, ages 40-74: overdue when more than 365 days old (from day 366).
-    aged(
-        band(
-            CheckupAgeDays,
-            "up_to_date",
-            None,
-            Some(366.0),
-            Good,
-            "specific_health_checkup",
-        ),
-        Some(CHECKUP_MIN_AGE),
-        Some(CHECKUP_MAX_AGE),
-    ),
-    aged(
-        band(
-            CheckupAgeDays,
-            "overdue",
-            Some(366.0),
-            None,
-            Attention,
-            "specific_health_checkup",
-        ),
-        Some(CHECKUP_MIN_AGE),
-        Some(CHECKUP_MAX_AGE),
-    ),
+    // JSH2019 office blood pressure, systolic (mm[Hg]).
+    band(SystolicBp, "normal",               None,        Some(120.0), ALL, Good,      "jsh2019"),
+    band(SystolicBp, "high_normal",          Some(120.0), Some(130.0), ALL, Attention, "jsh2019"),
+    band(SystolicBp, "elevated",             Some(130.0), Some(140.0), ALL, Attention, "jsh2019"),
+    band(SystolicBp, "grade_1_hypertension", Some(140.0), Some(160.0), ALL, Action,    "jsh2019"),
+    band(SystolicBp, "grade_2_hypertension", Some(160.0), Some(180.0), ALL, Action,    "jsh2019"),
+    band(SystolicBp, "grade_3_hypertension", Some(180.0), None,        ALL, Action,    "jsh2019"),
+    // JSH2019 office blood pressure, diastolic (mm[Hg]): no high-normal band, as high-normal
+    // needs a diastolic pressure below 80.
+    band(DiastolicBp, "normal",               None,        Some(80.0),  ALL, Good,      "jsh2019"),
+    band(DiastolicBp, "elevated",             Some(80.0),  Some(90.0),  ALL, Attention, "jsh2019"),
+    band(DiastolicBp, "grade_1_hypertension", Some(90.0),  Some(100.0), ALL, Action,    "jsh2019"),
+    band(DiastolicBp, "grade_2_hypertension", Some(100.0), Some(110.0), ALL, Action,    "jsh2019"),
+    band(DiastolicBp, "grade_3_hypertension", Some(110.0), None,        ALL, Action,    "jsh2019"),
+    // JASSO BMI (kg/m²).
+    band(Bmi, "underweight",     None,       Some(18.5), ALL, Attention, "jasso2022"),
+    band(Bmi, "normal",          Some(18.5), Some(25.0), ALL, Good,      "jasso2022"),
+    band(Bmi, "obesity_class_1", Some(25.0), Some(30.0), ALL, Attention, "jasso2022"),
+    band(Bmi, "obesity_class_2", Some(30.0), Some(35.0), ALL, Action,    "jasso2022"),
+    band(Bmi, "obesity_class_3", Some(35.0), Some(40.0), ALL, Action,    "jasso2022"),
+    band(Bmi, "obesity_class_4", Some(40.0), None,       ALL, Action,    "jasso2022"),
+    // AWGS 2019 usual gait speed (m/s).
+    band(WalkingSpeed, "slow",   None,      Some(1.0), ALL, Attention, "awgs2019"),
+    band(WalkingSpeed, "normal", Some(1.0), None,      ALL, Good,      "awgs2019"),
+    // Vascular age gap (years): the project's convention, not a guideline.
+    band(VascularAgeGap, "younger_or_same", None,       Some(1.0),  ALL, Good,      "karada_vascular_age_gap"),
+    band(VascularAgeGap, "older",           Some(1.0),  Some(10.0), ALL, Attention, "karada_vascular_age_gap"),
+    band(VascularAgeGap, "much_older",      Some(10.0), None,       ALL, Attention, "karada_vascular_age_gap"),
+    // MHLW 2023 daily steps: adults (and unknown age) under 65, older adults from 65.
+    band(DailySteps, "below_recommendation", None,                          Some(ADULT_DAILY_STEPS),       UNDER_65,
+         Attention, "mhlw_activity_2023"),
+    band(DailySteps, "meets_recommendation", Some(ADULT_DAILY_STEPS),       None,                          UNDER_65,
+         Good,      "mhlw_activity_2023"),
+    band(DailySteps, "below_recommendation", None,                          Some(OLDER_ADULT_DAILY_STEPS), FROM_65,
+         Attention, "mhlw_activity_2023"),
+    band(DailySteps, "meets_recommendation", Some(OLDER_ADULT_DAILY_STEPS), None,                          FROM_65,
+         Good,      "mhlw_activity_2023"),
+    // MHLW 2023 sleep (minutes a night).
+    band(SleepDuration, "short",                None,                          Some(ADULT_MIN_SLEEP_MINUTES), ALL,
+         Attention, "mhlw_sleep_2023"),
+    band(SleepDuration, "meets_recommendation", Some(ADULT_MIN_SLEEP_MINUTES), None,                          ALL,
+         Good,      "mhlw_sleep_2023"),
+    // Specific health checkup, ages 40-74 (days since the last one).
+    band(CheckupAgeDays, "up_to_date", None,                           Some(CHECKUP_OVERDUE_FROM_DAY), CHECKUP_AGES,
+         Good,      "specific_health_checkup"),
+    band(CheckupAgeDays, "overdue",    Some(CHECKUP_OVERDUE_FROM_DAY), None,                           CHECKUP_AGES,
+         Attention, "specific_health_checkup"),
 ];
 
 /// Whether any band of `metric` applies at `age` (e.g. the checkup only from 40 to 74).
