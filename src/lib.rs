@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod http;
 pub mod import;
+pub mod insights;
 pub mod measurements;
 pub mod points;
 pub mod sharing;

@@ -281,6 +281,13 @@ pub static CATALOGUE: &[TypeDef] = &[
         Category::VitalSigns,
         &[with_loinc(num("kg", "Body weight", "kg", 20.0, 300.0, true), "29463-7")],
     ),
+    simple(
+        "body_height",
+        "Body height",
+        Some("8302-2"),
+        Category::VitalSigns,
+        &[with_loinc(num("cm", "Body height", "cm", 50.0, 250.0, true), "8302-2")],
+    ),
     TypeDef {
         name: "body_composition",
         title: "Body composition",
@@ -532,6 +539,11 @@ pub static OMH_SCHEMAS: &[OmhSchema] = &[
         fields: &[("body_weight", "kg")],
     },
     OmhSchema {
+        name: "body-height",
+        kind: "body_height",
+        fields: &[("body_height", "cm")],
+    },
+    OmhSchema {
         name: "blood-pressure",
         kind: "blood_pressure",
         fields: &[
@@ -689,6 +701,7 @@ mod tests {
             "capillary",
             "steps",
             "body_weight",
+            "body_height",
             "body_composition",
             "blood_pressure",
             "heart_rate",
@@ -702,7 +715,7 @@ mod tests {
         ] {
             assert!(find(name).is_some(), "{name} missing");
         }
-        assert_eq!(CATALOGUE.len(), 15);
+        assert_eq!(CATALOGUE.len(), 16);
     }
 
     #[test]
@@ -727,6 +740,7 @@ mod tests {
         assert_eq!(find("blood_pressure").and_then(|t| t.loinc), Some("85354-9"));
         assert_eq!(find("heart_rate").and_then(|t| t.loinc), Some("8867-4"));
         assert_eq!(find("steps").and_then(|t| t.loinc), Some("41950-7"));
+        assert_eq!(find("body_height").and_then(|t| t.loinc), Some("8302-2"));
         let bp = find("blood_pressure").unwrap();
         assert_eq!(bp.field("systolic_mmhg").and_then(|f| f.loinc), Some("8480-6"));
         assert_eq!(bp.field("diastolic_mmhg").and_then(|f| f.loinc), Some("8462-4"));

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use karada::export::json::ExportDocument;
+use karada::measurements::catalogue::CATALOGUE;
 
 use crate::both_backends;
 use crate::common::{Session, TestApp, assert_problem};
@@ -57,7 +58,7 @@ async fn a_fhir_export_imported_into_a_fresh_account_gives_the_same_measurements
         )
         .await;
     r.expect(200);
-    assert_eq!(r.body["created"], 15);
+    assert_eq!(r.body["created"], CATALOGUE.len());
     // … and some through a sensed kiosk token, with sub-second times and no client reference.
     let t = app
         .post(
@@ -81,7 +82,9 @@ async fn a_fhir_export_imported_into_a_fresh_account_gives_the_same_measurements
     let taro = app.register("taro@example.jp").await;
     let r = import(&app, &taro, bundle.clone()).await;
     r.expect(200);
-    assert_eq!(r.body["created"], 17, "{}", r.body);
+    // Every type, and the two kiosk measurements.
+    let all = CATALOGUE.len() + 2;
+    assert_eq!(r.body["created"], all, "{}", r.body);
     assert_eq!(r.body["skipped"], 1);
     assert_eq!(r.body["results"][0]["resource_type"], "Patient");
     let after: ExportDocument = serde_json::from_slice(&export(&app, &taro, "json").await.raw).unwrap();
@@ -119,20 +122,20 @@ async fn a_fhir_export_imported_into_a_fresh_account_gives_the_same_measurements
     r.expect(200);
     assert_eq!(
         (r.body["created"].as_u64(), r.body["duplicates"].as_u64()),
-        (Some(0), Some(17)),
+        (Some(0), Some(all as u64)),
         "{}",
         r.body
     );
     let same: ExportDocument = serde_json::from_slice(&export(&app, &hanako, "json").await.raw).unwrap();
-    assert_eq!(same.measurements.len(), 17);
+    assert_eq!(same.measurements.len(), all);
 
     // Again: nothing new.
     let r = import(&app, &taro, bundle).await;
     r.expect(200);
     assert_eq!(r.body["created"], 0);
-    assert_eq!(r.body["duplicates"], 17);
+    assert_eq!(r.body["duplicates"], all);
     let again: ExportDocument = serde_json::from_slice(&export(&app, &taro, "json").await.raw).unwrap();
-    assert_eq!(again.measurements.len(), 17);
+    assert_eq!(again.measurements.len(), all);
     // A claim of `sensed` from a session does not earn sensed-only points; the stored rows keep it.
     assert!(
         after

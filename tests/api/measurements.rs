@@ -198,6 +198,7 @@ async fn the_catalogue_lists_every_type_with_fields_units_ranges_and_loinc(app: 
             "capillary",
             "steps",
             "body_weight",
+            "body_height",
             "body_composition",
             "blood_pressure",
             "heart_rate",
