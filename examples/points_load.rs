@@ -136,7 +136,7 @@ fn upload(a: &ureq::Agent, base: &str, token: &str, items: Vec<Value>) {
     assert_eq!(v["created"], n, "items not created: {}", v["duplicates"]);
 }
 
-/// The rules in force now (in a fresh database: the 7 seeded by the points migration).
+/// The rules in force now (in a fresh database: the 8 seeded by the migrations).
 fn rules_in_force(conn: &mut PgConnection) -> Vec<Id> {
     reward_rules::table
         .filter(reward_rules::retired_at.is_null())

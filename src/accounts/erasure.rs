@@ -14,6 +14,7 @@
 //! - `org_staff`: deleted; the person's staff roles end with the account.
 //! - `lottery_winners`, `lottery_entries`: deleted (a drawn lottery then lists fewer winners).
 //! - `points_ledger`, `points_balances`: deleted.
+//! - `programme_weeks`: deleted (the weekly plans of goals).
 //! - `measurement_rollup_year_buckets`, `measurement_rollup_years`, `measurement_rollup_buckets`,
 //!   `measurement_rollups`, `measurements`: deleted, so the next
 //!   aggregate answer no longer counts the person.
@@ -30,8 +31,8 @@ use crate::accounts::Role;
 use crate::db::schema::{
     access_log, aggregate_log, app_tokens, consent_types, consents, enrollment_codes, lottery_entries, lottery_winners,
     measurement_rollup_buckets, measurement_rollup_year_buckets, measurement_rollup_years, measurement_rollups,
-    measurements, memberships, org_staff, pairing_codes, points_balances, points_ledger, refresh_tokens, sessions,
-    users,
+    measurements, memberships, org_staff, pairing_codes, points_balances, points_ledger, programme_weeks,
+    refresh_tokens, sessions, users,
 };
 use crate::db::{DbConn, Id};
 
@@ -101,6 +102,7 @@ pub fn erase(conn: &mut DbConn, user: Id) -> QueryResult<Erasure> {
     diesel::delete(lottery_entries::table.filter(lottery_entries::user_id.eq(user))).execute(conn)?;
     diesel::delete(points_ledger::table.filter(points_ledger::user_id.eq(user))).execute(conn)?;
     diesel::delete(points_balances::table.filter(points_balances::user_id.eq(user))).execute(conn)?;
+    diesel::delete(programme_weeks::table.filter(programme_weeks::user_id.eq(user))).execute(conn)?;
 
     // Measurements and the rollup that aggregates are answered from.
     diesel::delete(measurement_rollup_year_buckets::table.filter(measurement_rollup_year_buckets::user_id.eq(user)))

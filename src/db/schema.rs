@@ -437,6 +437,18 @@ diesel::joinable!(consents -> organizations (organization_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(org_staff -> organizations (organization_id));
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs, SqlJson};
+
+    programme_weeks (user_id, week_start) {
+        user_id -> SqlUuid,
+        week_start -> Date,
+        goals -> SqlJson,
+        created_at -> SqlTs,
+    }
+}
+
 // Every pair of tables may appear in one query.
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -465,4 +477,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     measurement_rollup_buckets,
     measurement_rollup_years,
     measurement_rollup_year_buckets,
+    programme_weeks,
 );

@@ -50,6 +50,21 @@ pub struct ExportDocument {
     pub consents: Vec<ConsentItem>,
     /// Every read of the resident's data by an organisation's staff.
     pub access_log: Vec<AccessLogItem>,
+    /// The weekly programme's plans, one per week the resident asked for one.
+    pub programme_weeks: Vec<ProgrammeWeekItem>,
+}
+
+/// A week's plan of goals.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeWeekItem {
+    /// The week's Monday (local).
+    pub week_start: chrono::NaiveDate,
+    /// The goals as planned, each with the reason it was chosen.
+    #[schema(value_type = Vec<Object>)]
+    pub goals: serde_json::Value,
+    /// When the plan was made.
+    pub created_at: DateTime<Utc>,
 }
 
 /// The account.
@@ -524,6 +539,18 @@ pub fn render(conn: &mut DbConn, user: &User, now: Ts, out: &mut Writer<'_>) -> 
             purpose: e.purpose,
             records: e.records,
             created_at: e.created_at.0,
+        },
+    )?;
+    list(
+        conn,
+        out,
+        "programme_weeks",
+        |c, after, limit| store::programme_weeks(c, id, after, limit),
+        |(week, _, _)| *week,
+        |(week_start, goals, created_at)| ProgrammeWeekItem {
+            week_start,
+            goals: goals.0,
+            created_at: created_at.0,
         },
     )?;
     out.text("}")

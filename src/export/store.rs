@@ -11,9 +11,9 @@ use diesel::sql_types::Text;
 use super::ExportError;
 use crate::db::schema::{
     access_log, app_tokens, lotteries, lottery_entries, lottery_winners, org_staff, organizations, points_balances,
-    points_ledger, programmes, sessions, users,
+    points_ledger, programme_weeks, programmes, sessions, users,
 };
-use crate::db::types::{SqlTs, SqlUuid};
+use crate::db::types::{Json, SqlTs, SqlUuid};
 use crate::db::{DbConn, Id, Ts};
 use crate::measurements::Measurement;
 use crate::points::LedgerEntry;
@@ -223,6 +223,29 @@ pub fn lottery_entries(
         .into_boxed();
     if let Some(after) = after {
         q = q.filter(lottery_entries::id.gt(*after));
+    }
+    q.load(conn)
+}
+
+/// A page of the resident's weekly programme plans (week, goals, made at), oldest first.
+pub fn programme_weeks(
+    conn: &mut DbConn,
+    user: Id,
+    after: Option<&chrono::NaiveDate>,
+    limit: i64,
+) -> QueryResult<Vec<(chrono::NaiveDate, Json, Ts)>> {
+    let mut q = programme_weeks::table
+        .filter(programme_weeks::user_id.eq(user))
+        .select((
+            programme_weeks::week_start,
+            programme_weeks::goals,
+            programme_weeks::created_at,
+        ))
+        .order(programme_weeks::week_start.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(programme_weeks::week_start.gt(*after));
     }
     q.load(conn)
 }

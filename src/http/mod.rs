@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod aggregates;
 pub mod auth;
 pub mod events;
+pub mod insights;
 pub mod lotteries;
 pub mod measurements;
 pub mod ops;
@@ -120,6 +121,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     orgs::routes(cfg);
     sharing::routes(cfg);
     aggregates::routes(cfg);
+    insights::routes(cfg);
 }
 
 #[derive(OpenApi)]
@@ -136,6 +138,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (name = "account", description = "The signed-in resident's account, app tokens and pairing"),
         (name = "measurements", description = "The measurement catalogue, uploads and the resident's own reads"),
         (name = "points", description = "Health points: balances, ledger and how to earn"),
+        (name = "insights", description = "The resident's insights per area and weekly programme (not a diagnosis)"),
         (name = "sharing", description = "The resident's memberships, consents, receipts and access log"),
         (name = "organisations", description = "Organisation staff: enrollment codes, individual reads under consent, aggregates"),
         (name = "admin", description = "Platform operators")

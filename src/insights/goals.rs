@@ -3,13 +3,14 @@
 //! Every number comes from [`reference`](super::reference).
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::classify::{Classification, classify};
 use super::reference::{ADULT_MIN_SLEEP_MINUTES, Level, Metric, PROGRAMME, STEP_GOAL, applies, step_goal_bounds};
 
 /// How the daily step goal was set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepGoalReason {
     /// A first goal: a little above the resident's recent daily mean.
@@ -27,7 +28,7 @@ pub enum StepGoalReason {
 }
 
 /// The daily step goal for the coming week.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepGoal {
     /// Steps a day.
     pub target: u32,
@@ -100,7 +101,7 @@ pub fn step_goal(recent_daily_mean: Option<f64>, previous_weeks: &[WeekOutcome],
 }
 
 /// A kind of health checkup (the catalogue's `health_checkup.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckupKind {
     /// 特定健康診査, yearly from 40 to 74.
@@ -134,7 +135,7 @@ impl CheckupKind {
 }
 
 /// What a goal asks for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GoalKind {
     /// Walk at least `target_steps` on a day.
@@ -174,7 +175,7 @@ impl GoalKind {
 }
 
 /// Why a goal was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GoalReason {
     /// Blood pressure in a hypertension category.
@@ -210,7 +211,7 @@ pub enum GoalReason {
 }
 
 /// One goal of the week.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Goal {
     /// What it asks for, per day (or once, for a checkup).
     #[serde(flatten)]
@@ -379,19 +380,24 @@ pub fn week_outcome(goal: u32, week: &WeekData) -> WeekOutcome {
     }
 }
 
-/// Whether a week's data meets a goal: its daily part done on at least `target_days_per_week`
-/// days (a checkup: recorded during the week).
-pub fn goal_met(goal: &Goal, week: &WeekData) -> bool {
-    let days = match &goal.kind {
+/// How far a week's data has got with a goal: the days its daily part was done (a checkup: 1
+/// once one of its kind is recorded during the week, else 0).
+pub fn goal_progress(goal: &Goal, week: &WeekData) -> u32 {
+    match &goal.kind {
         GoalKind::DailySteps { target_steps, .. } => week_outcome(*target_steps, week).days_met,
         GoalKind::LogBloodPressure => days_where(week, |d| d.blood_pressure_logged),
         GoalKind::LogWeight => days_where(week, |d| d.weight_logged),
         GoalKind::SleepDuration { min_minutes } => {
             days_where(week, |d| d.sleep_minutes.is_some_and(|m| m >= *min_minutes))
         }
-        GoalKind::BookCheckup { checkup_kind } => return week.checkups.contains(checkup_kind),
-    };
-    days >= goal.target_days_per_week
+        GoalKind::BookCheckup { checkup_kind } => u32::from(week.checkups.contains(checkup_kind)),
+    }
+}
+
+/// Whether a week's data meets a goal: its daily part done on at least `target_days_per_week`
+/// days (a checkup: recorded during the week).
+pub fn goal_met(goal: &Goal, week: &WeekData) -> bool {
+    goal_progress(goal, week) >= goal.target_days_per_week
 }
 
 #[cfg(test)]

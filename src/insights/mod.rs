@@ -20,7 +20,9 @@ pub mod classify;
 pub mod goals;
 pub mod language;
 pub mod messages;
+pub mod programme;
 pub mod reference;
+pub mod store;
 pub mod trend;
 
 pub use classify::{Classification, bmi, classify, classify_blood_pressure};

@@ -117,7 +117,7 @@ pub fn reference(id: &str) -> Option<&'static Reference> {
 }
 
 /// What a band or rule is about. Units are the catalogue's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Systolic blood pressure, mm[Hg].
@@ -146,7 +146,7 @@ pub enum Metric {
 }
 
 /// How much attention a category calls for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Within the reference's recommended or normal range.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::reference::{Metric, TREND, meaningful_change};
 
 /// Which way a metric has been going.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Up by at least the smallest meaningful change over the window.

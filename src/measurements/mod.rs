@@ -487,6 +487,25 @@ pub fn summary(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<SummaryRow>> {
+    summary_as(conn, user_id, None, def, period, from, to)
+}
+
+/// Who a summary is computed for: the resident (`None`), or an organisation's health staff at an
+/// instant (`Some((organisation, now))`), who see rows only while an individual consent of the
+/// resident to that organisation covering the type is in force; that condition is part of the
+/// query itself.
+pub type SummaryReader = Option<(Id, Ts)>;
+
+/// [`summary`] for a [`SummaryReader`].
+pub fn summary_as(
+    conn: &mut DbConn,
+    user_id: Id,
+    reader: SummaryReader,
+    def: &catalogue::TypeDef,
+    period: Period,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<SummaryRow>> {
     // Field names come from the catalogue, never from the request.
     let fields: Vec<String> = def.numeric_fields().map(|f| format!("'{}'", f.name)).collect();
     let field_list = if fields.is_empty() {
@@ -518,7 +537,16 @@ pub fn summary(
             "CAST(e.value AS REAL)",
         ),
     };
-    let filter = "m.user_id = $1 AND m.kind = $2 AND m.local_date >= $3 AND m.local_date <= $4";
+    let gate = if reader.is_some() {
+        format!(
+            " AND m.user_id IN (SELECT c.user_id FROM consents c JOIN consent_types t ON t.consent_id = c.id \
+             WHERE {} AND c.access = 'individual' AND t.measurement_type = $2)",
+            crate::sharing::consents::in_force_sql("$5", "$6")
+        )
+    } else {
+        String::new()
+    };
+    let filter = format!("m.user_id = $1 AND m.kind = $2 AND m.local_date >= $3 AND m.local_date <= $4{gate}");
     let sql = format!(
         "SELECT bucket, field, n, mean, min, max FROM (\
            SELECT {bucket} AS bucket, CAST('' AS TEXT) AS field, count(*) AS n, \
@@ -531,12 +559,18 @@ pub fn summary(
            FROM measurements m, {each} e WHERE {filter} AND e.key IN ({field_list}) GROUP BY 1, 2\
          ) s ORDER BY bucket, field"
     );
-    diesel::sql_query(sql)
+    let q = diesel::sql_query(sql)
         .bind::<SqlUuid, _>(user_id)
         .bind::<Text, _>(def.name)
         .bind::<Date, _>(from)
-        .bind::<Date, _>(to)
-        .load(conn)
+        .bind::<Date, _>(to);
+    match reader {
+        None => q.load(conn),
+        Some((org, now)) => q
+            .bind::<SqlUuid, _>(org)
+            .bind::<crate::db::types::SqlTs, _>(now)
+            .load(conn),
+    }
 }
 
 #[cfg(test)]

@@ -469,7 +469,8 @@ pub fn award_for(
 }
 
 /// The days streak rules need to see: for each (type, sensed only) the resident's logged local
-/// days over the periods the facts fall in. No query at all without streak rules.
+/// days over the periods the facts fall in; and the goals met in the weeks of the facts, for
+/// programme goal rules. No query at all without such rules.
 fn logged_days(
     conn: &mut DbConn,
     user_id: Id,
@@ -485,6 +486,24 @@ fn logged_days(
         }
     }
     let mut history = rules::History::default();
+    // The weekly programme's goals met, for the weeks the facts fall in: only with a programme
+    // goal rule in force for them, and only for data that can meet a goal.
+    let mut mondays: Vec<NaiveDate> = facts
+        .iter()
+        .zip(admitted)
+        .filter(|(f, rules)| {
+            crate::insights::programme::GOAL_TYPES.contains(&f.kind)
+                && rules.iter().any(|r| matches!(r.kind, RuleKind::ProgrammeGoal { .. }))
+        })
+        .map(|(f, _)| crate::insights::store::week_start(f.local_date))
+        .collect();
+    mondays.sort();
+    mondays.dedup();
+    if !mondays.is_empty() {
+        for (monday, codes) in crate::insights::programme::goals_met(conn, user_id, &mondays)? {
+            history.goals_met_in(monday, codes);
+        }
+    }
     for ((kind, sensed_only), (from, to)) in spans {
         let mut q = measurements::table
             .filter(measurements::user_id.eq(user_id))

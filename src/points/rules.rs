@@ -1,7 +1,7 @@
 //! Reward rules as data, and the pure part of evaluating them: which awards a stored measurement
 //! could earn. Every rule about points lives in this module and its parent.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -9,6 +9,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::db::Id;
+use crate::insights::programme::GOAL_TYPES;
+use crate::insights::store::week_start;
 
 /// One tier of a daily-steps rule: crossing `min_steps` pays `points` once per local day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -63,6 +65,13 @@ pub enum RuleKind {
         /// Length of a period, in local days.
         days: i32,
         /// Points per complete period.
+        points: i32,
+    },
+    /// A goal of the resident's weekly programme (`GET /v1/me/programme`) met: `points` for each
+    /// goal of the week's plan that the week's data meets, once per goal and week, paid on the day
+    /// of the upload that completes it.
+    ProgrammeGoal {
+        /// Points per goal met.
         points: i32,
     },
     /// Multiplies what other rules of the programme pay for days inside this rule's window
@@ -126,13 +135,20 @@ pub struct Fact<'a> {
 }
 
 /// The local days on which the resident logged a type, as far as streak rules need to know:
-/// keyed by type and whether only sensed data counts.
+/// keyed by type and whether only sensed data counts; and the weekly programme's goals met, as
+/// far as `programme_goal` rules need to know: keyed by the week's Monday.
 #[derive(Debug, Default)]
 pub struct History {
     days: HashMap<(String, bool), BTreeSet<NaiveDate>>,
+    goals_met: BTreeMap<NaiveDate, Vec<&'static str>>,
 }
 
 impl History {
+    /// Records the codes of the goals the week starting `monday` meets.
+    pub fn goals_met_in(&mut self, monday: NaiveDate, codes: Vec<&'static str>) {
+        self.goals_met.insert(monday, codes);
+    }
+
     /// Records that `kind` was logged on `day` (sensed or not).
     pub fn insert(&mut self, kind: &str, sensed_only: bool, day: NaiveDate) {
         self.days.entry((kind.to_owned(), sensed_only)).or_default().insert(day);
@@ -350,6 +366,17 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
             let keys = (1..=*max_per_year).map(|n| format!("{r}:{year}:{n}")).collect();
             vec![make(*points, Claim::Period(keys))]
         }
+        RuleKind::ProgrammeGoal { points } if GOAL_TYPES.contains(&fact.kind) => {
+            let monday = week_start(fact.local_date);
+            let met = history.goals_met.get(&monday).map(Vec::as_slice).unwrap_or_default();
+            met.iter()
+                .map(|code| {
+                    let mut c = make(*points, Claim::Period(vec![format!("{r}:goal:{monday}:{code}")]));
+                    c.title = format!("{} ({})", rule.title, code.replace('_', " "));
+                    c
+                })
+                .collect()
+        }
         RuleKind::Streak {
             measurement_type,
             days,
@@ -454,6 +481,11 @@ pub fn validate(kind: &RuleKind) -> Vec<crate::error::FieldError> {
             if !(2..=366).contains(days) {
                 errors.push(FieldError::new("days", "must be between 2 and 366"));
             }
+            if !points_ok(*points) {
+                errors.push(FieldError::new("points", "must be between 1 and 1000"));
+            }
+        }
+        RuleKind::ProgrammeGoal { points } => {
             if !points_ok(*points) {
                 errors.push(FieldError::new("points", "must be between 1 and 1000"));
             }

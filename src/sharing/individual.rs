@@ -96,3 +96,58 @@ fn year_start(year: i32) -> Ts {
     let day = chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default();
     Ts(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
+
+/// A member's insights (`GET /v1/me/insights` as their health staff see it), computed only from
+/// the types an individual consent in force covers (every read inside carries that condition in
+/// its SQL), without the member's birth date, which is not shared. Each type the insights drew
+/// on is written to the member's access log in the caller's transaction. `None` when no consent
+/// covers any type insights use.
+pub fn member_insights(
+    conn: &mut DbConn,
+    reader: &Reader,
+    subject: Id,
+    today: chrono::NaiveDate,
+) -> QueryResult<Option<Vec<crate::insights::store::AreaInsight>>> {
+    use crate::insights::store::{self, Subject, Viewer};
+    let now = Ts::now();
+    let viewer = Viewer::Staff {
+        organization_id: reader.organization_id,
+        now,
+    };
+    let types = store::readable_types(conn, subject, viewer)?;
+    if types.is_empty() {
+        return Ok(None);
+    }
+    let who = Subject {
+        user_id: subject,
+        birth_date: None,
+        today,
+    };
+    let areas = store::insights(conn, &who, viewer)?;
+    let mut read: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for a in &areas {
+        read.extend(a.measurements_read.iter().map(|(k, n)| (*k, *n)));
+    }
+    for (kind, records) in read {
+        let Some(consent) = consents::individual_consent(conn, reader.organization_id, subject, kind, now)? else {
+            continue;
+        };
+        access_log::record(
+            conn,
+            &AccessEntry {
+                id: Id::new(),
+                subject_id: Some(subject),
+                actor_id: Some(reader.actor),
+                organization_id: Some(reader.organization_id),
+                organization_name: reader.organization_name.clone(),
+                consent_id: Some(consent.id),
+                action: "read_insights".to_owned(),
+                measurement_type: Some(kind.to_owned()),
+                purpose: consent.purpose,
+                records: i32::try_from(records).unwrap_or(i32::MAX),
+                created_at: now,
+            },
+        )?;
+    }
+    Ok(Some(areas))
+}

@@ -512,6 +512,8 @@ async fn erasure_leaves_no_row_that_references_the_resident(app: TestApp) {
         assert_eq!(upload(&app, &s.access, weight("2026-01-10", 7, 61.0)).await, 201);
     }
     assert_eq!(balance(&app, &taro).await, 11, "ten for steps, one for weighing");
+    // The week's programme is made (and kept) on its first request.
+    app.get("/v1/me/programme", Some(&taro.access)).await.expect(200);
     // Tokens of every kind, and an unclaimed pairing code.
     app_token(&app, &taro, &["measurements:read"]).await;
     kiosk_token(&app, &taro).await;
@@ -562,6 +564,7 @@ async fn erasure_leaves_no_row_that_references_the_resident(app: TestApp) {
         "measurement_rollup_year_buckets.user_id",
         "points_ledger.user_id",
         "points_balances.user_id",
+        "programme_weeks.user_id",
         "lottery_entries.user_id",
         "lottery_winners.user_id",
         "memberships.user_id",

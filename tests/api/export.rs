@@ -52,6 +52,7 @@ const TABLES_ABOUT_A_PERSON: &[(&str, &str)] = &[
     ),
     ("points_ledger", "exported: points.ledger"),
     ("points_balances", "exported: points.balances"),
+    ("programme_weeks", "exported: programme_weeks"),
     ("lottery_entries", "exported: lottery_entries"),
     ("lottery_winners", "exported: lottery_entries[].won"),
     ("memberships", "exported: memberships"),

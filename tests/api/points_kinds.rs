@@ -181,8 +181,8 @@ async fn streak_and_campaign_rules_are_validated_field_by_field(app: TestApp) {
     let listed = app.get("/v1/admin/reward-rules", Some(&ops)).await;
     assert_eq!(
         listed.body["items"].as_array().unwrap().len(),
-        8,
-        "seven seeded and one campaign"
+        9,
+        "eight seeded and one campaign"
     );
 }
 

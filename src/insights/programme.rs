@@ -1,0 +1,208 @@
+//! The weekly programme: a plan of 3–5 goals per resident and local week (Monday to Sunday),
+//! made the first time the week's plan is asked for and then kept, so the goals do not move under
+//! the resident during the week and the next week's step goal can adapt to how this one went.
+//! What a week's data meets is what `programme_goal` reward rules pay for.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use diesel::prelude::*;
+
+use super::goals::{
+    CheckupKind, Goal, GoalInputs, GoalKind, WeekData, WeekOutcome, choose_goals, goal_met, step_goal, week_outcome,
+};
+use super::store::{Subject, own_insights, week_start};
+use crate::db::schema::{measurements, programme_weeks};
+use crate::db::types::Json;
+use crate::db::{DbConn, Id, Ts};
+
+/// How many earlier weeks the step goal looks back on (consecutive weeks with a plan).
+const WEEKS_REMEMBERED: i64 = 4;
+
+/// The measurement types whose data can meet a goal.
+pub const GOAL_TYPES: [&str; 5] = ["steps", "blood_pressure", "body_weight", "sleep", "health_checkup"];
+
+/// A stored week's plan.
+#[derive(Debug, Clone)]
+pub struct WeekPlan {
+    /// The week's Monday (local).
+    pub week_start: NaiveDate,
+    /// The goals, most pressing first.
+    pub goals: Vec<Goal>,
+    /// When the plan was made.
+    pub created_at: Ts,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = programme_weeks)]
+#[diesel(treat_none_as_default_value = false)]
+struct WeekRow {
+    user_id: Id,
+    week_start: NaiveDate,
+    goals: Json,
+    created_at: Ts,
+}
+
+impl WeekRow {
+    fn plan(self) -> QueryResult<WeekPlan> {
+        let goals = serde_json::from_value(self.goals.0)
+            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        Ok(WeekPlan {
+            week_start: self.week_start,
+            goals,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// The resident's stored plans of the weeks from `from` to `to` (Mondays), oldest first.
+fn plans(conn: &mut DbConn, user_id: Id, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<WeekPlan>> {
+    programme_weeks::table
+        .filter(programme_weeks::user_id.eq(user_id))
+        .filter(programme_weeks::week_start.between(from, to))
+        .order(programme_weeks::week_start.asc())
+        .select(WeekRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(WeekRow::plan)
+        .collect()
+}
+
+/// The resident's data of the week starting `monday`, day by day: the day's steps are its
+/// largest source's total (two devices count the same walk), its sleep the sum of its periods.
+pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResult<WeekData> {
+    let rows: Vec<(String, NaiveDate, Json)> = measurements::table
+        .filter(measurements::user_id.eq(user_id))
+        .filter(measurements::kind.eq_any(GOAL_TYPES))
+        .filter(measurements::local_date.between(monday, monday + Duration::days(6)))
+        .select((measurements::kind, measurements::local_date, measurements::fields))
+        .load(conn)?;
+    let mut week = WeekData::default();
+    for (kind, day, fields) in rows {
+        let Some(d) = usize::try_from((day - monday).num_days())
+            .ok()
+            .and_then(|i| week.days.get_mut(i))
+        else {
+            continue;
+        };
+        let number = |f: &str| fields.0.get(f).and_then(serde_json::Value::as_f64);
+        match kind.as_str() {
+            "steps" => {
+                d.steps = match (d.steps, number("count")) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            "blood_pressure" => d.blood_pressure_logged = true,
+            "body_weight" => d.weight_logged = true,
+            "sleep" => {
+                if let Some(m) = number("duration_min") {
+                    d.sleep_minutes = Some(d.sleep_minutes.unwrap_or(0.0) + m);
+                }
+            }
+            "health_checkup" => {
+                let kind = fields
+                    .0
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .and_then(CheckupKind::from_code);
+                week.checkups.extend(kind);
+            }
+            _ => {}
+        }
+    }
+    Ok(week)
+}
+
+/// How each week of a run of consecutive planned weeks ending the week before `monday` went
+/// against its step goal, oldest first. A week without a plan ends the run: after a gap the
+/// goal starts again from the resident's recent steps.
+fn previous_outcomes(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResult<Vec<WeekOutcome>> {
+    let earlier = plans(
+        conn,
+        user_id,
+        monday - Duration::weeks(WEEKS_REMEMBERED),
+        monday - Duration::weeks(1),
+    )?;
+    let mut run: Vec<&WeekPlan> = Vec::new();
+    let mut expected = monday - Duration::weeks(1);
+    for p in earlier.iter().rev() {
+        if p.week_start != expected {
+            break;
+        }
+        run.push(p);
+        expected -= Duration::weeks(1);
+    }
+    let mut out = Vec::new();
+    for p in run.into_iter().rev() {
+        let target = p.goals.iter().find_map(|g| match g.kind {
+            GoalKind::DailySteps { target_steps, .. } => Some(target_steps),
+            _ => None,
+        });
+        if let Some(target) = target {
+            out.push(week_outcome(target, &week_data(conn, user_id, p.week_start)?));
+        }
+    }
+    Ok(out)
+}
+
+/// This week's plan: the stored one, or one made now from the resident's insights and the weeks
+/// before, and stored (a concurrent request that stored it first wins, and both answer its plan).
+pub fn this_week(conn: &mut DbConn, subject: &Subject) -> QueryResult<WeekPlan> {
+    let monday = week_start(subject.today);
+    if let Some(p) = plans(conn, subject.user_id, monday, monday)?.pop() {
+        return Ok(p);
+    }
+    let (insights, last) = own_insights(conn, subject)?;
+    let age = subject.age();
+    let previous = previous_outcomes(conn, subject.user_id, monday)?;
+    let goals = choose_goals(&GoalInputs {
+        age,
+        today: subject.today,
+        classifications: insights.iter().filter_map(|i| i.classification.clone()).collect(),
+        last_specific_checkup: last.specific_checkup,
+        last_blood_pressure: last.blood_pressure,
+        last_weight: last.weight,
+        step_goal: step_goal(last.recent_steps, &previous, age),
+    });
+    let row = WeekRow {
+        user_id: subject.user_id,
+        week_start: monday,
+        goals: Json(serde_json::to_value(&goals).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?),
+        created_at: Ts::now(),
+    };
+    crate::on_backend!(conn, c => diesel::insert_into(programme_weeks::table).values(&row).on_conflict_do_nothing().execute(c))?;
+    plans(conn, subject.user_id, monday, monday)?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+/// For each of the given weeks (Mondays) that has a plan: the codes of its goals the week's data
+/// meets so far. What `programme_goal` rules pay for; read in the upload's transaction, after its
+/// measurements are written.
+pub fn goals_met(
+    conn: &mut DbConn,
+    user_id: Id,
+    mondays: &[NaiveDate],
+) -> QueryResult<BTreeMap<NaiveDate, Vec<&'static str>>> {
+    let mut out = BTreeMap::new();
+    let (Some(first), Some(last)) = (mondays.iter().min(), mondays.iter().max()) else {
+        return Ok(out);
+    };
+    for plan in plans(conn, user_id, *first, *last)? {
+        if !mondays.contains(&plan.week_start) {
+            continue;
+        }
+        let week = week_data(conn, user_id, plan.week_start)?;
+        let met: Vec<&'static str> = plan
+            .goals
+            .iter()
+            .filter(|g| goal_met(g, &week))
+            .map(|g| g.kind.code())
+            .collect();
+        if !met.is_empty() {
+            out.insert(plan.week_start, met);
+        }
+    }
+    Ok(out)
+}
