@@ -15,6 +15,7 @@ use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
 use crate::points::{admin, steps, upload, weight};
 
 both_backends!(
+    a_summary_for_an_organisation_holds_only_individually_consented_residents,
     operators_create_list_change_and_delete_organisations,
     an_organisation_that_had_members_or_sponsors_a_programme_is_kept,
     organisations_are_validated_field_by_field_and_nothing_is_created,
@@ -1862,4 +1863,52 @@ async fn membership_programmes_are_validated(app: TestApp) {
         .clone();
     assert_eq!(acme_p["organization_id"], acme.id.as_str());
     assert_eq!(acme_p["eligibility"], "organization_members");
+}
+
+/// The consent condition is in the summary's own SQL: the store function, called directly for an
+/// organisation, finds nothing of a resident without an individual consent in force covering the
+/// type, however much data there is.
+async fn a_summary_for_an_organisation_holds_only_individually_consented_residents(app: TestApp) {
+    use karada::measurements::{Period, catalogue, summary_as};
+    let ops = admin(&app).await;
+    let org = new_org(&app, &ops, "Kansai Works").await;
+    let taro = app.register("taro@example.jp").await;
+    enrol(&app, &org, &taro).await;
+    for day in ["2026-11-02", "2026-11-03", "2026-11-10"] {
+        assert_eq!(upload(&app, &taro.access, bp(day, 8)).await, 201);
+    }
+    let org_id = Id(org.id.parse().unwrap());
+    let user = Id(taro.user_id.parse().unwrap());
+    let def = catalogue::find("blood_pressure").unwrap();
+    let (from, to) = ("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap());
+    let rows = |reader| summary_as(&mut app.db.conn(), user, reader, def, Period::Week, from, to).unwrap();
+    let counts = |reader| -> i64 { rows(reader).iter().filter(|r| r.field.is_empty()).map(|r| r.n).sum() };
+    assert_eq!(counts(None), 3, "the resident's own summary");
+    assert_eq!(counts(Some((org_id, Ts::now()))), 0, "a member without any consent");
+    give(&app, &taro, consent_body(&org.id, &["blood_pressure"], "aggregate")).await;
+    assert_eq!(
+        counts(Some((org_id, Ts::now()))),
+        0,
+        "an aggregate consent is not an individual one"
+    );
+    give(&app, &taro, consent_body(&org.id, &["body_weight"], "individual")).await;
+    assert_eq!(
+        counts(Some((org_id, Ts::now()))),
+        0,
+        "an individual consent to another type"
+    );
+    let c = give(&app, &taro, consent_body(&org.id, &["blood_pressure"], "individual")).await;
+    assert_eq!(
+        counts(Some((org_id, Ts::now()))),
+        3,
+        "an individual consent covering the type"
+    );
+    let elsewhere = new_org(&app, &ops, "Other Co").await;
+    assert_eq!(
+        counts(Some((Id(elsewhere.id.parse().unwrap()), Ts::now()))),
+        0,
+        "another organisation"
+    );
+    revoke(&app, &taro, c["id"].as_str().unwrap()).await.expect(204);
+    assert_eq!(counts(Some((org_id, Ts::now()))), 0, "revoked: at once");
 }
