@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod export;
 mod import;
+mod insights;
 mod lotteries;
 mod measurements;
 mod operations;
