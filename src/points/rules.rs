@@ -833,6 +833,40 @@ mod tests {
     }
 
     #[test]
+    fn a_programme_goal_pays_each_goal_met_in_the_facts_week_once_per_week() {
+        let v = json!({"kg": 60.0}).as_object().cloned().unwrap();
+        let r = rule(RuleKind::ProgrammeGoal { points: 2 });
+        let f = fact("body_weight", &v);
+        let mut h = History::default();
+        assert!(candidates(&r, &f, &h).is_empty(), "no plan, nothing met");
+        // 2026-11-24 is a Tuesday: its week starts on Monday the 23rd.
+        h.goals_met_in(day("2026-11-23"), vec!["log_weight", "daily_steps"]);
+        let c = candidates(&r, &f, &h);
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            c[0].claim,
+            Claim::Period(vec![format!("{}:goal:2026-11-23:log_weight", uuid::Uuid::nil())])
+        );
+        assert_eq!(c[0].points, 2);
+        assert!(c[0].title.ends_with("(log weight)"), "{}", c[0].title);
+        assert!(
+            candidates(&r, &fact("heart_rate", &v), &h).is_empty(),
+            "not data a goal is about"
+        );
+        let mut later = fact("body_weight", &v);
+        later.local_date = day("2026-11-30");
+        assert!(candidates(&r, &later, &h).is_empty(), "another week");
+        assert_eq!(
+            validate(&RuleKind::ProgrammeGoal { points: 0 })
+                .into_iter()
+                .map(|e| e.field)
+                .collect::<Vec<_>>(),
+            ["points"]
+        );
+        assert!(validate(&RuleKind::ProgrammeGoal { points: 1000 }).is_empty());
+    }
+
+    #[test]
     fn a_campaign_needs_a_window_and_rules_in_force_of_its_programme() {
         let steps = rule(tiers());
         let mut other = rule(tiers());
