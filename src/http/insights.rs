@@ -7,7 +7,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::accounts::tokens::Scope;
@@ -15,13 +14,15 @@ use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
+use crate::http::measurements::{MeasurementView, view};
+use crate::http::sharing::staff_reader;
 use crate::insights::goals::{CheckupKind, Goal, GoalKind, GoalReason, StepGoalReason, WeekData, goal_progress};
 use crate::insights::reference::{Level, Metric, Reference};
 use crate::insights::store::{Area, AreaInsight, Subject, Viewer};
 use crate::insights::trend::Direction;
 use crate::insights::{Lang, messages, negotiate, programme, store};
-use crate::sharing::individual::{self, Reader};
-use crate::sharing::orgs::{self, StaffRole};
+use crate::sharing::individual;
+use crate::sharing::orgs::StaffRole;
 
 /// A published reference (or a documented project convention) a classification cites.
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,31 +92,13 @@ pub struct TrendView {
     pub window_days: i64,
 }
 
-/// The newest measurement of an area.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LatestView {
-    /// Measurement id.
-    pub id: uuid::Uuid,
-    /// Its type.
-    #[serde(rename = "type")]
-    #[schema(rename = "type")]
-    pub kind: String,
-    /// When it was measured (UTC).
-    pub effective_at: DateTime<Utc>,
-    /// The resident's day of it.
-    pub local_date: NaiveDate,
-    /// Its values.
-    #[schema(value_type = Object)]
-    pub values: Map<String, Value>,
-}
-
 /// One area's insight.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AreaView {
     /// `vascular`, `blood_pressure`, `body_composition`, `gait`, `activity`, `sleep` or `checkups`.
     pub area: Area,
-    /// The newest measurement of the area.
-    pub latest: LatestView,
+    /// The newest measurement of the area (for health staff without the vascular age gap).
+    pub latest: MeasurementView,
     /// The value classified, when there is one (BMI needs a `body_height` measurement, the
     /// vascular age gap a birth date, steps and sleep data of the last 28 days).
     pub value: Option<ValueView>,
@@ -156,7 +139,7 @@ fn unit(metric: Metric) -> &'static str {
     }
 }
 
-fn area_view(a: AreaInsight, lang: Lang) -> AreaView {
+fn area_view(a: AreaInsight, lang: Lang, birth_date: Option<NaiveDate>) -> AreaView {
     let direction = a.trend.as_ref().map(|(_, t)| t.direction);
     let message = match &a.classification {
         Some(c) => messages::message(c, direction, lang),
@@ -173,13 +156,7 @@ fn area_view(a: AreaInsight, lang: Lang) -> AreaView {
     };
     AreaView {
         area: a.area,
-        latest: LatestView {
-            id: a.latest.id.0,
-            kind: a.latest.kind.clone(),
-            effective_at: a.latest.effective_at.0,
-            local_date: a.latest.local_date,
-            values: a.latest.values(),
-        },
+        latest: view(a.latest, birth_date),
         value: a.value.map(|(metric, value)| ValueView {
             metric,
             value,
@@ -215,13 +192,26 @@ fn localised<T: Serialize>(lang: Lang, body: &T) -> HttpResponse {
         .json(body)
 }
 
-fn insights_view(areas: Vec<AreaInsight>, lang: Lang, date: NaiveDate) -> InsightsView {
+fn insights_view(areas: Vec<AreaInsight>, lang: Lang, subject: &Subject) -> InsightsView {
     InsightsView {
         language: lang.tag(),
         disclaimer: messages::disclaimer(lang),
-        date,
-        areas: areas.into_iter().map(|a| area_view(a, lang)).collect(),
+        date: subject.today,
+        areas: areas
+            .into_iter()
+            .map(|a| area_view(a, lang, subject.birth_date))
+            .collect(),
     }
+}
+
+/// The caller as the subject of their own insights, once the credential may read them.
+fn own_subject(who: &Principal) -> AppResult<Subject> {
+    who.require(Scope::MeasurementsRead)?;
+    Ok(Subject {
+        user_id: who.user_id,
+        birth_date: who.user.birth_date,
+        today: today_in(&who.user.timezone),
+    })
 }
 
 /// The resident's local today.
@@ -242,17 +232,12 @@ fn today_in(timezone: &str) -> NaiveDate {
 )]
 #[get("/v1/me/insights")]
 async fn my_insights(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> AppResult<HttpResponse> {
-    who.require(Scope::MeasurementsRead)?;
+    let subject = own_subject(&who)?;
     let lang = language(&req);
-    let subject = Subject {
-        user_id: who.user_id,
-        birth_date: who.user.birth_date,
-        today: today_in(&who.user.timezone),
-    };
     let areas = state
         .db(move |c| Ok(store::insights(c, &subject, Viewer::Resident)?))
         .await?;
-    Ok(localised(lang, &insights_view(areas, lang, subject.today)))
+    Ok(localised(lang, &insights_view(areas, lang, &subject)))
 }
 
 /// A member's insights for the organisation's health staff (workplace health guidance): only
@@ -286,26 +271,25 @@ async fn member_insights(
     who.require_staff(org, StaffRole::HealthStaff)?;
     let lang = language(&req);
     let actor = who.user_id;
-    let (areas, today) = state
+    let (areas, member) = state
         .tx(move |c| {
-            let org_row = orgs::find(c, org)?.ok_or(AppError::NotFound)?;
-            let reader = Reader {
-                actor,
-                organization_id: org,
-                organization_name: org_row.name,
-            };
-            // The member's own day; the timezone itself is not shown.
+            let reader = staff_reader(c, org, actor)?;
+            // The member's own day; neither the timezone nor the birth date is shown or used.
             let today = match crate::accounts::find(c, subject) {
                 Ok(u) => today_in(&u.timezone),
                 Err(diesel::result::Error::NotFound) => return Err(AppError::Forbidden(NO_CONSENT)),
                 Err(e) => return Err(e.into()),
             };
-            let areas =
-                individual::member_insights(c, &reader, subject, today)?.ok_or(AppError::Forbidden(NO_CONSENT))?;
-            Ok((areas, today))
+            let member = Subject {
+                user_id: subject,
+                birth_date: None,
+                today,
+            };
+            let areas = individual::member_insights(c, &reader, &member)?.ok_or(AppError::Forbidden(NO_CONSENT))?;
+            Ok((areas, member))
         })
         .await?;
-    Ok(localised(lang, &insights_view(areas, lang, today)))
+    Ok(localised(lang, &insights_view(areas, lang, &member)))
 }
 
 const NO_CONSENT: &str = "no individual consent of this member covers any insight area";
@@ -405,13 +389,8 @@ fn goal_view(g: &Goal, week: &WeekData, lang: Lang) -> GoalView {
 )]
 #[get("/v1/me/programme")]
 async fn my_programme(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> AppResult<HttpResponse> {
-    who.require(Scope::MeasurementsRead)?;
+    let subject = own_subject(&who)?;
     let lang = language(&req);
-    let subject = Subject {
-        user_id: who.user_id,
-        birth_date: who.user.birth_date,
-        today: today_in(&who.user.timezone),
-    };
     let (plan, week) = state
         .tx(move |c| {
             let plan = programme::this_week(c, &subject)?;

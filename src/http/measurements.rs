@@ -59,7 +59,8 @@ pub struct MeasurementView {
     pub vascular_age_gap: Option<f64>,
 }
 
-fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
+/// The view of a stored measurement; the vascular age gap only with the resident's birth date.
+pub(crate) fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
     MeasurementView {
         vascular_age_gap: m.vascular_age_gap(birth_date),
         id: m.id.0,

@@ -606,6 +606,17 @@ async fn access_log(
 
 // ---- individual reads ----
 
+/// The reader of an individual read: a member of the organisation's staff (already checked), with
+/// the organisation's name for the member's access log. 404 if the organisation is gone.
+pub(crate) fn staff_reader(c: &mut crate::db::DbConn, org: Id, actor: Id) -> AppResult<Reader> {
+    let org_row = orgs::find(c, org)?.ok_or(AppError::NotFound)?;
+    Ok(Reader {
+        actor,
+        organization_id: org,
+        organization_name: org_row.name,
+    })
+}
+
 /// A member's measurements of one type, newest first, for the organisation's health staff: only
 /// under an individual consent in force that covers the type (else 403), and every read is
 /// written to the member's access log in the same transaction. `type` is required. The
@@ -645,12 +656,7 @@ async fn member_measurements(
     let actor = who.user_id;
     let read = state
         .tx(move |c| {
-            let org_row = orgs::find(c, org)?.ok_or(AppError::NotFound)?;
-            let reader = Reader {
-                actor,
-                organization_id: org,
-                organization_name: org_row.name,
-            };
+            let reader = staff_reader(c, org, actor)?;
             Ok(individual::member_measurements(
                 c,
                 &reader,

@@ -71,6 +71,27 @@ pub fn member_measurements(
         // One row more than the page, to learn whether another page follows.
         .limit(page_size + 1);
     let rows: Vec<Measurement> = q.load(conn)?;
+    // What the reader is shown: the page, not the extra row fetched to look ahead.
+    let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX).min(page_size);
+    log(conn, reader, subject, consent, "read_measurements", kind, shown, now)?;
+    Ok(Read::Served(rows))
+}
+
+/// Writes one individual read of `kind` under `consent` to the member's access log.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one access-log row, every column named at the call"
+)]
+fn log(
+    conn: &mut DbConn,
+    reader: &Reader,
+    subject: Id,
+    consent: consents::Consent,
+    action: &str,
+    kind: &str,
+    records: i64,
+    now: Ts,
+) -> QueryResult<()> {
     access_log::record(
         conn,
         &AccessEntry {
@@ -80,16 +101,13 @@ pub fn member_measurements(
             organization_id: Some(reader.organization_id),
             organization_name: reader.organization_name.clone(),
             consent_id: Some(consent.id),
-            action: "read_measurements".to_owned(),
+            action: action.to_owned(),
             measurement_type: Some(kind.to_owned()),
             purpose: consent.purpose,
-            // What the reader is shown: the page, not the extra row fetched to look ahead.
-            records: i32::try_from(rows.len().min(usize::try_from(page_size).unwrap_or(usize::MAX)))
-                .unwrap_or(i32::MAX),
+            records: i32::try_from(records).unwrap_or(i32::MAX),
             created_at: now,
         },
-    )?;
-    Ok(Read::Served(rows))
+    )
 }
 
 fn year_start(year: i32) -> Ts {
@@ -101,15 +119,15 @@ fn year_start(year: i32) -> Ts {
 /// the types an individual consent in force covers (every read inside carries that condition in
 /// its SQL), without the member's birth date, which is not shared. Each type the insights drew
 /// on is written to the member's access log in the caller's transaction. `None` when no consent
-/// covers any type insights use.
+/// covers any type insights use. `member` carries no birth date: it is not shared.
 pub fn member_insights(
     conn: &mut DbConn,
     reader: &Reader,
-    subject: Id,
-    today: chrono::NaiveDate,
+    member: &crate::insights::store::Subject,
 ) -> QueryResult<Option<Vec<crate::insights::store::AreaInsight>>> {
-    use crate::insights::store::{self, Subject, Viewer};
+    use crate::insights::store::{self, Viewer};
     let now = Ts::now();
+    let subject = member.user_id;
     let viewer = Viewer::Staff {
         organization_id: reader.organization_id,
         now,
@@ -118,12 +136,7 @@ pub fn member_insights(
     if types.is_empty() {
         return Ok(None);
     }
-    let who = Subject {
-        user_id: subject,
-        birth_date: None,
-        today,
-    };
-    let areas = store::insights(conn, &who, viewer)?;
+    let areas = store::insights(conn, member, viewer)?;
     let mut read: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for a in &areas {
         read.extend(a.measurements_read.iter().map(|(k, n)| (*k, *n)));
@@ -132,22 +145,7 @@ pub fn member_insights(
         let Some(consent) = consents::individual_consent(conn, reader.organization_id, subject, kind, now)? else {
             continue;
         };
-        access_log::record(
-            conn,
-            &AccessEntry {
-                id: Id::new(),
-                subject_id: Some(subject),
-                actor_id: Some(reader.actor),
-                organization_id: Some(reader.organization_id),
-                organization_name: reader.organization_name.clone(),
-                consent_id: Some(consent.id),
-                action: "read_insights".to_owned(),
-                measurement_type: Some(kind.to_owned()),
-                purpose: consent.purpose,
-                records: i32::try_from(records).unwrap_or(i32::MAX),
-                created_at: now,
-            },
-        )?;
+        log(conn, reader, subject, consent, "read_insights", kind, records, now)?;
     }
     Ok(Some(areas))
 }
