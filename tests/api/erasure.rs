@@ -283,7 +283,7 @@ async fn items(app: &TestApp, path: &str, token: &str) -> Vec<Value> {
 }
 
 /// A new app token of the resident's with `scopes`.
-async fn app_token(app: &TestApp, s: &Session, scopes: &[&str]) -> String {
+pub(crate) async fn app_token(app: &TestApp, s: &Session, scopes: &[&str]) -> String {
     let r = app
         .post(
             "/v1/me/app-tokens",

@@ -18,6 +18,7 @@ use karada::db::{Id, Ts};
 
 use crate::both_backends;
 use crate::common::{PASSWORD, Resp, Session, TestApp, assert_problem};
+use crate::erasure::app_token;
 use crate::points::{admin, balance};
 
 both_backends!(
@@ -1012,18 +1013,6 @@ async fn register_born(app: &TestApp, email: &str, birth_date: &str) -> Session 
         access: r.body["access_token"].as_str().unwrap().to_owned(),
         refresh: r.body["refresh_token"].as_str().unwrap().to_owned(),
     }
-}
-
-async fn app_token(app: &TestApp, s: &Session, scopes: &[&str]) -> String {
-    let r = app
-        .post(
-            "/v1/me/app-tokens",
-            Some(&s.access),
-            json!({"name": "Pedometer", "scopes": scopes}),
-        )
-        .await;
-    r.expect(201);
-    r.body["token"].as_str().unwrap().to_owned()
 }
 
 /// A GET with an optional `Accept-Language`.
