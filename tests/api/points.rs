@@ -656,6 +656,11 @@ async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
         insert(&mut conn, &entry(other, steps_rule)).is_err(),
         "a resident without a balance row"
     );
+    let entries = points_ledger::table.filter(points_ledger::user_id.eq(user));
+    assert!(
+        diesel::update(entries).set(points_ledger::delta.eq(100)).execute(&mut conn).is_err(),
+        "the ledger is append-only"
+    );
     let balance_row = points_balances::table
         .filter(points_balances::user_id.eq(user))
         .filter(points_balances::programme_id.eq("osaka"));

@@ -3,7 +3,8 @@ DROP FUNCTION reward_rules_are_retired_not_deleted();
 DROP TRIGGER points_balances_keep_their_entries ON points_balances;
 DROP FUNCTION points_balances_keep_their_entries();
 DROP TRIGGER points_ledger_references_exist_insert ON points_ledger;
-DROP TRIGGER points_ledger_references_exist_update ON points_ledger;
+DROP TRIGGER points_ledger_append_only ON points_ledger;
+DROP FUNCTION points_ledger_append_only();
 DROP FUNCTION points_ledger_references_exist();
 ALTER TABLE points_ledger ADD CONSTRAINT points_ledger_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES reward_rules (id),
     ADD CONSTRAINT points_ledger_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,

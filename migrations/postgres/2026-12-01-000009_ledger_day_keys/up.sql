@@ -60,8 +60,13 @@ BEGIN
 END $$;
 CREATE TRIGGER points_ledger_references_exist_insert AFTER INSERT ON points_ledger
     REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION points_ledger_references_exist();
-CREATE TRIGGER points_ledger_references_exist_update AFTER UPDATE ON points_ledger
-    REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION points_ledger_references_exist();
+-- The ledger is append-only: an entry is never changed (a correction is a new entry).
+CREATE FUNCTION points_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the points ledger is append-only' USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER points_ledger_append_only BEFORE UPDATE ON points_ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION points_ledger_append_only();
 
 CREATE FUNCTION points_balances_keep_their_entries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,5 +1,6 @@
 DROP TRIGGER reward_rules_are_retired_not_deleted;
 DROP TRIGGER points_balances_keep_their_entries;
+DROP TRIGGER points_ledger_append_only;
 DROP TRIGGER points_ledger_balance_exists;
 DROP INDEX points_ledger_day;
 CREATE INDEX points_ledger_user_day ON points_ledger (user_id, programme_id, local_date);

@@ -20,8 +20,9 @@ CREATE UNIQUE INDEX points_ledger_award ON points_ledger (user_id, programme_id,
 DROP INDEX points_ledger_user_day;
 CREATE UNIQUE INDEX points_ledger_day ON points_ledger (user_id, programme_id, local_date, day_key);
 
--- As on PostgreSQL: an entry moves a balance that exists, a balance with entries is not deleted
--- (an erasure deletes the entries first), and rules are retired, never deleted.
+-- As on PostgreSQL: an entry moves a balance that exists, the ledger is append-only, a balance
+-- with entries is not deleted (an erasure deletes the entries first), and rules are retired,
+-- never deleted.
 INSERT INTO points_balances (user_id, programme_id, balance, lifetime_earned)
 SELECT user_id, programme_id, sum(delta), sum(max(delta, 0)) FROM points_ledger GROUP BY 1, 2
 ON CONFLICT DO NOTHING;
@@ -34,6 +35,10 @@ CREATE TRIGGER points_balances_keep_their_entries BEFORE DELETE ON points_balanc
 WHEN EXISTS (SELECT 1 FROM points_ledger l WHERE l.user_id = OLD.user_id AND l.programme_id = OLD.programme_id)
 BEGIN
     SELECT RAISE(ABORT, 'a balance with ledger entries cannot be deleted');
+END;
+CREATE TRIGGER points_ledger_append_only BEFORE UPDATE ON points_ledger
+BEGIN
+    SELECT RAISE(ABORT, 'the points ledger is append-only');
 END;
 CREATE TRIGGER reward_rules_are_retired_not_deleted BEFORE DELETE ON reward_rules
 BEGIN
