@@ -98,6 +98,16 @@ pub fn erase(conn: &mut DbConn, user: Id) -> QueryResult<Erasure> {
 
     // Points: lottery wins and entries (an entry names the ledger row that paid for it), then the
     // ledger and balances.
+    // Writers of the ledger lock the balance rows first; taking them here too makes an award or
+    // check-in racing the erasure finish before it (its entry is then deleted with the rest) or
+    // wait and find no balance row.
+    if let DbConn::Pg(c) = conn {
+        points_balances::table
+            .filter(points_balances::user_id.eq(user))
+            .select(points_balances::programme_id)
+            .for_update()
+            .load::<String>(c)?;
+    }
     diesel::delete(lottery_winners::table.filter(lottery_winners::user_id.eq(user))).execute(conn)?;
     diesel::delete(lottery_entries::table.filter(lottery_entries::user_id.eq(user))).execute(conn)?;
     diesel::delete(points_ledger::table.filter(points_ledger::user_id.eq(user))).execute(conn)?;

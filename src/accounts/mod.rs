@@ -229,6 +229,13 @@ pub fn parse_sex(raw: &str, errors: &mut Vec<FieldError>) -> Option<Sex> {
     sex
 }
 
+/// The resident's local today in their IANA `timezone` (Asia/Tokyo if it does not parse, which
+/// validation does not let happen).
+pub fn local_today(timezone: &str) -> chrono::NaiveDate {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
 /// Checks an IANA timezone name.
 pub fn parse_timezone(raw: &str, errors: &mut Vec<FieldError>) -> Option<chrono_tz::Tz> {
     let tz = raw.parse::<chrono_tz::Tz>().ok();

@@ -17,7 +17,7 @@ use crate::measurements::Measurement;
 /// The value of [`ExportDocument::format`].
 pub const FORMAT_NAME: &str = "karada-export";
 /// The version of the document's shape.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything held about a resident (`GET /v1/me/export?format=json`). Sections are in this
 /// order; lists are oldest first, measurements by type, then time.
@@ -26,7 +26,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct ExportDocument {
     /// Always `karada-export`.
     pub format: String,
-    /// Version of this shape (1).
+    /// Version of this shape (2: version 1 had no `programme_weeks`).
     pub version: u32,
     /// When the export was read.
     pub exported_at: DateTime<Utc>,

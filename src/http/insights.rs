@@ -21,6 +21,7 @@ use crate::insights::reference::{Level, Metric, Reference};
 use crate::insights::store::{Area, AreaInsight, Subject, Viewer};
 use crate::insights::trend::Direction;
 use crate::insights::{Lang, messages, negotiate, programme, store};
+use crate::points;
 use crate::sharing::individual;
 use crate::sharing::orgs::StaffRole;
 
@@ -84,7 +85,8 @@ pub struct TrendView {
     pub direction: Direction,
     /// Least-squares change per 30 days, in the metric's unit.
     pub change_per_30_days: Option<f64>,
-    /// The change the slope projects over the whole window.
+    /// The slope's change from the first to the last week with data (the direction is judged on
+    /// what it projects over the whole window).
     pub change_over_period: Option<f64>,
     /// Weeks with data in the window.
     pub weeks: usize,
@@ -210,14 +212,8 @@ fn own_subject(who: &Principal) -> AppResult<Subject> {
     Ok(Subject {
         user_id: who.user_id,
         birth_date: who.user.birth_date,
-        today: today_in(&who.user.timezone),
+        today: crate::accounts::local_today(&who.user.timezone),
     })
-}
-
-/// The resident's local today.
-fn today_in(timezone: &str) -> NaiveDate {
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    Utc::now().with_timezone(&tz).date_naive()
 }
 
 /// For each area with data: the newest measurement, the trend over the last 90 days, a
@@ -256,7 +252,8 @@ async fn my_insights(state: web::Data<AppState>, who: Principal, req: HttpReques
         (status = 200, description = "Insights per consented area", body = InsightsView,
             headers(("Content-Language" = String, description = "ja or en"))),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or account", body = Problem, content_type = "application/problem+json")
+        (status = 403, description = "Not this organisation's health staff, or no individual consent in force of this account covers an insight area (also for an unknown account)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/v1/orgs/{org_id}/members/{user_id}/insights")]
@@ -271,25 +268,18 @@ async fn member_insights(
     who.require_staff(org, StaffRole::HealthStaff)?;
     let lang = language(&req);
     let actor = who.user_id;
-    let (areas, member) = state
+    let read = state
         .tx(move |c| {
             let reader = staff_reader(c, org, actor)?;
-            // The member's own day; neither the timezone nor the birth date is shown or used.
-            let today = match crate::accounts::find(c, subject) {
-                Ok(u) => today_in(&u.timezone),
-                Err(diesel::result::Error::NotFound) => return Err(AppError::Forbidden(NO_CONSENT)),
-                Err(e) => return Err(e.into()),
-            };
-            let member = Subject {
-                user_id: subject,
-                birth_date: None,
-                today,
-            };
-            let areas = individual::member_insights(c, &reader, &member)?.ok_or(AppError::Forbidden(NO_CONSENT))?;
-            Ok((areas, member))
+            individual::member_insights(c, &reader, subject)?.ok_or(AppError::Forbidden(NO_CONSENT))
         })
         .await?;
-    Ok(localised(lang, &insights_view(areas, lang, &member)))
+    let member = Subject {
+        user_id: subject,
+        birth_date: None,
+        today: read.date,
+    };
+    Ok(localised(lang, &insights_view(read.areas, lang, &member)))
 }
 
 const NO_CONSENT: &str = "no individual consent of this member covers any insight area";
@@ -327,7 +317,7 @@ pub struct GoalView {
 
 /// The week's plan.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProgrammeView {
+pub struct WeekPlanView {
     /// `ja` or `en` (also in `Content-Language`).
     pub language: &'static str,
     /// That this is not a diagnosis or medical advice.
@@ -384,7 +374,7 @@ fn goal_view(g: &Goal, week: &WeekData, lang: Lang) -> GoalView {
     tag = "insights",
     security(("bearer" = [])),
     params(("Accept-Language" = Option<String>, Header, description = "ja or en (default ja)")),
-    responses((status = 200, description = "The week's plan", body = ProgrammeView,
+    responses((status = 200, description = "The week's plan", body = WeekPlanView,
         headers(("Content-Language" = String, description = "ja or en"))))
 )]
 #[get("/v1/me/programme")]
@@ -394,11 +384,14 @@ async fn my_programme(state: web::Data<AppState>, who: Principal, req: HttpReque
     let (plan, week) = state
         .tx(move |c| {
             let plan = programme::this_week(c, &subject)?;
+            // Goals met by data uploaded before the plan was made are paid now (once: the award
+            // keys are those of the uploads that would have paid them).
+            points::award_week_goals(c, subject.user_id, subject.birth_date, plan.week_start, subject.today)?;
             let week = programme::week_data(c, subject.user_id, plan.week_start)?;
             Ok((plan, week))
         })
         .await?;
-    let view = ProgrammeView {
+    let view = WeekPlanView {
         language: lang.tag(),
         disclaimer: messages::disclaimer(lang),
         week_start: plan.week_start,

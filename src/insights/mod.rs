@@ -1,5 +1,6 @@
-//! Insights: the pure logic behind `GET /v1/me/insights` and `GET /v1/me/programme`, without
-//! database or HTTP.
+//! Insights: what is behind `GET /v1/me/insights` and `GET /v1/me/programme`. The pure logic
+//! (references, classification, trends, language, messages, goals) has no database or HTTP;
+//! [`store`] and [`programme`] read the resident's data and keep the weekly plans.
 //!
 //! - [`reference`]: the one table of reference data. Every threshold, band and number used here
 //!   lives there with its source (a published guideline, or a documented project convention), so

@@ -16,8 +16,8 @@ use crate::db::schema::{measurements, programme_weeks};
 use crate::db::types::Json;
 use crate::db::{DbConn, Id, Ts};
 
-/// How many earlier weeks the step goal looks back on (consecutive weeks with a plan).
-const WEEKS_REMEMBERED: i64 = 4;
+/// How many earlier weeks the step goal looks back on (`goals::step_goal` adapts to the last).
+const WEEKS_REMEMBERED: i64 = 1;
 
 /// The measurement types whose data can meet a goal.
 pub const GOAL_TYPES: [&str; 5] = ["steps", "blood_pressure", "body_weight", "sleep", "health_checkup"];
@@ -55,30 +55,66 @@ impl WeekRow {
     }
 }
 
-/// The resident's stored plans of the weeks from `from` to `to` (Mondays), oldest first.
+/// The resident's stored plans of the weeks from `from` to `to` (Mondays), oldest first. A plan
+/// this version cannot read (written by another version) is treated as no plan, and logged, so
+/// it never makes an upload fail.
 fn plans(conn: &mut DbConn, user_id: Id, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<WeekPlan>> {
-    programme_weeks::table
+    Ok(programme_weeks::table
         .filter(programme_weeks::user_id.eq(user_id))
         .filter(programme_weeks::week_start.between(from, to))
         .order(programme_weeks::week_start.asc())
         .select(WeekRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(WeekRow::plan)
-        .collect()
+        .filter_map(|row| {
+            let week = row.week_start;
+            row.plan()
+                .map_err(|e| tracing::warn!(%week, error = %e, "unreadable weekly plan ignored"))
+                .ok()
+        })
+        .collect())
 }
 
-/// The resident's data of the week starting `monday`, day by day: the day's steps are its
-/// largest source's total (two devices count the same walk), its sleep the sum of its periods.
+/// The resident's data of the week starting `monday`, day by day. Two devices count the same
+/// walk or night: a day's steps are its largest source's total, its sleep its largest source's
+/// sum of periods. A checkup counts in the week its `checkup_date` falls in, whenever it was
+/// recorded (so recording an old checkup again meets no goal).
 pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResult<WeekData> {
-    let rows: Vec<(String, NaiveDate, Json)> = measurements::table
+    let sunday = monday + Duration::days(6);
+    let rows: Vec<(String, NaiveDate, String, Json)> = measurements::table
         .filter(measurements::user_id.eq(user_id))
         .filter(measurements::kind.eq_any(GOAL_TYPES))
-        .filter(measurements::local_date.between(monday, monday + Duration::days(6)))
-        .select((measurements::kind, measurements::local_date, measurements::fields))
+        // A checkup's date may come before the day it was recorded on (never after: it is not in
+        // the future), so checkups are read from the week on.
+        .filter(
+            measurements::local_date.between(monday, sunday).or(measurements::kind
+                .eq("health_checkup")
+                .and(measurements::local_date.gt(sunday))),
+        )
+        .select((
+            measurements::kind,
+            measurements::local_date,
+            measurements::source,
+            measurements::fields,
+        ))
         .load(conn)?;
     let mut week = WeekData::default();
-    for (kind, day, fields) in rows {
+    let mut sleep: BTreeMap<(NaiveDate, String), f64> = BTreeMap::new();
+    for (kind, day, source, fields) in rows {
+        if kind == "health_checkup" {
+            let on: Option<NaiveDate> = fields.0.get("checkup_date").and_then(|d| d.as_str()?.parse().ok());
+            let code = fields
+                .0
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .and_then(CheckupKind::from_code);
+            if let (Some(on), Some(code)) = (on, code)
+                && (monday..=sunday).contains(&on)
+            {
+                week.checkups.push(code);
+            }
+            continue;
+        }
         let Some(d) = usize::try_from((day - monday).num_days())
             .ok()
             .and_then(|i| week.days.get_mut(i))
@@ -97,18 +133,18 @@ pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResu
             "body_weight" => d.weight_logged = true,
             "sleep" => {
                 if let Some(m) = number("duration_min") {
-                    d.sleep_minutes = Some(d.sleep_minutes.unwrap_or(0.0) + m);
+                    *sleep.entry((day, source)).or_default() += m;
                 }
             }
-            "health_checkup" => {
-                let kind = fields
-                    .0
-                    .get("kind")
-                    .and_then(|k| k.as_str())
-                    .and_then(CheckupKind::from_code);
-                week.checkups.extend(kind);
-            }
             _ => {}
+        }
+    }
+    for ((day, _), minutes) in sleep {
+        if let Some(d) = usize::try_from((day - monday).num_days())
+            .ok()
+            .and_then(|i| week.days.get_mut(i))
+        {
+            d.sleep_minutes = Some(d.sleep_minutes.map_or(minutes, |m| m.max(minutes)));
         }
     }
     Ok(week)
@@ -153,6 +189,13 @@ pub fn this_week(conn: &mut DbConn, subject: &Subject) -> QueryResult<WeekPlan> 
     if let Some(p) = plans(conn, subject.user_id, monday, monday)?.pop() {
         return Ok(p);
     }
+    // Nothing readable: a plan another version wrote is replaced, so the week has one again.
+    diesel::delete(
+        programme_weeks::table
+            .filter(programme_weeks::user_id.eq(subject.user_id))
+            .filter(programme_weeks::week_start.eq(monday)),
+    )
+    .execute(conn)?;
     let (insights, last) = own_insights(conn, subject)?;
     let age = subject.age();
     let previous = previous_outcomes(conn, subject.user_id, monday)?;

@@ -208,7 +208,46 @@ fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer) -> QueryResult<Vec<M
     }
 }
 
-/// The field each type's trend (and its weekly summary) is about; steps and sleep are summed per
+/// The resident's sleep per local day from `from` to `to` the viewer may see: each source's
+/// periods of a day added up, the day being its largest source's sum; and how many measurements
+/// that drew on. (A few a day: read and summed here rather than by source in the database.)
+fn sleep_days(
+    conn: &mut DbConn,
+    subject: Id,
+    viewer: Viewer,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<(Daily, i64)> {
+    let q = measurements::table
+        .filter(measurements::user_id.eq(subject))
+        .filter(measurements::kind.eq("sleep"))
+        .filter(measurements::local_date.between(from, to))
+        .select((measurements::local_date, measurements::source, measurements::fields));
+    let rows: Vec<(NaiveDate, String, crate::db::types::Json)> = match viewer {
+        Viewer::Resident => q.load(conn)?,
+        Viewer::Staff { organization_id, now } => {
+            let consenting = covering(organization_id, "sleep", levels(Access::Individual), now)
+                .filter(consents::user_id.eq(subject))
+                .select(consents::user_id);
+            q.filter(measurements::user_id.eq_any(consenting)).load(conn)?
+        }
+    };
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let mut by_source: BTreeMap<(NaiveDate, String), f64> = BTreeMap::new();
+    for (day, source, fields) in rows {
+        if let Some(m) = fields.0.get("duration_min").and_then(serde_json::Value::as_f64) {
+            *by_source.entry((day, source)).or_default() += m;
+        }
+    }
+    let mut days: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    for ((day, _), minutes) in by_source {
+        let d = days.entry(day).or_insert(minutes);
+        *d = d.max(minutes);
+    }
+    Ok((days.into_iter().collect(), n))
+}
+
+/// The field each type's trend (and its weekly summary) is about; steps and sleep are taken per
 /// day first.
 fn trend_field(kind: &str) -> Option<(&'static str, Metric)> {
     Some(match kind {
@@ -249,7 +288,14 @@ fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'stati
         g.latest.insert(kind, latest);
         let mut read = 1;
         if let (Some((field, _)), Some(def)) = (trend_field(kind), catalogue::find(kind)) {
-            let daily = matches!(kind, "steps" | "sleep");
+            if kind == "sleep" {
+                // Two devices count the same night: per day, the largest source's sum of periods.
+                let (days, n) = sleep_days(conn, subject.user_id, viewer, from, to)?;
+                g.daily.insert((kind, field), days);
+                g.read.insert(kind, n.max(1));
+                continue;
+            }
+            let daily = kind == "steps";
             let period = if daily { Period::Day } else { Period::Week };
             let rows = summary_as(conn, subject.user_id, viewer.summary_reader(), def, period, from, to)?;
             read = rows
@@ -260,18 +306,9 @@ fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'stati
                 .max(1);
             let mine = rows.into_iter().filter(|r| r.field == field);
             if daily {
-                // Steps: one daily total per source, so the day is its largest source's total
-                // (two devices count the same walk). Sleep: the day's periods add up.
-                let days = mine
-                    .filter_map(|r| {
-                        let v = if kind == "steps" {
-                            r.max
-                        } else {
-                            r.mean.map(|m| m * r.n as f64)
-                        };
-                        Some((r.bucket, v?))
-                    })
-                    .collect();
+                // One daily total per source, so the day is its largest source's total (two
+                // devices count the same walk).
+                let days = mine.filter_map(|r| Some((r.bucket, r.max?))).collect();
                 g.daily.insert((kind, field), days);
             } else {
                 let weeks = mine.filter_map(|r| Some((r.bucket, r.mean?, r.n))).collect();

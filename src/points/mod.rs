@@ -272,6 +272,67 @@ fn age(birth_date: Option<NaiveDate>, on: NaiveDate) -> Option<i32> {
         .and_then(|a| i32::try_from(a).ok())
 }
 
+/// The programmes, the resident's memberships and the rules in force: what every award starts from.
+struct Setting {
+    programmes: Vec<Programme>,
+    orgs: Vec<Id>,
+    rules: Vec<Rule>,
+}
+
+impl Setting {
+    fn load(conn: &mut DbConn, user_id: Id) -> QueryResult<Setting> {
+        let programmes = programmes(conn)?;
+        let orgs = member_orgs(conn, user_id, &programmes)?;
+        let ids: Vec<String> = programmes.iter().map(|p| p.id.clone()).collect();
+        let rules = active_rules(conn, &ids)?;
+        Ok(Setting {
+            programmes,
+            orgs,
+            rules,
+        })
+    }
+
+    fn by_id(&self) -> HashMap<&str, &Programme> {
+        self.programmes.iter().map(|p| (p.id.as_str(), p)).collect()
+    }
+
+    /// The rules of the programmes that admit the resident at `age`.
+    fn admitted(&self, age: Option<i32>) -> Vec<&Rule> {
+        let by_id = self.by_id();
+        self.rules
+            .iter()
+            .filter(|r| {
+                by_id
+                    .get(r.programme_id.as_str())
+                    .is_some_and(|p| p.admits(age, &self.orgs))
+            })
+            .collect()
+    }
+}
+
+/// Whether a rule pays from what the resident logged beyond the upload itself (a streak period,
+/// the week's goals): such history is read only after the balance rows are locked, so that of
+/// two uploads that complete the same period at once, the second sees the first.
+fn reads_history(rule: &Rule) -> bool {
+    matches!(rule.kind, RuleKind::Streak { .. } | RuleKind::ProgrammeGoal { .. })
+}
+
+/// Locks the balance rows of the programmes whose rules read history, before history is read.
+fn lock_for_history(conn: &mut DbConn, user_id: Id, admitted: &[Vec<&Rule>]) -> QueryResult<Vec<String>> {
+    let mut programmes: Vec<String> = admitted
+        .iter()
+        .flatten()
+        .filter(|r| reads_history(r))
+        .map(|r| r.programme_id.clone())
+        .collect();
+    programmes.sort();
+    programmes.dedup();
+    if !programmes.is_empty() {
+        lock_balances(conn, user_id, &programmes)?;
+    }
+    Ok(programmes)
+}
+
 /// Awards the points that just-written measurements earn, in the caller's transaction; returns the
 /// new ledger entries.
 pub fn award_for(
@@ -283,11 +344,7 @@ pub fn award_for(
     if written.is_empty() {
         return Ok(Vec::new());
     }
-    let all = programmes(conn)?;
-    let orgs = member_orgs(conn, user_id, &all)?;
-    let ids: Vec<String> = all.iter().map(|p| p.id.clone()).collect();
-    let rules = active_rules(conn, &ids)?;
-    let by_id: HashMap<&str, &Programme> = all.iter().map(|p| (p.id.as_str(), p)).collect();
+    let setting = Setting::load(conn, user_id)?;
     let values: Vec<_> = written.iter().map(|m| m.values()).collect();
     let facts: Vec<Fact<'_>> = written
         .iter()
@@ -302,32 +359,67 @@ pub fn award_for(
         })
         .collect();
     // Each fact is judged by the rules of the programmes that admit the resident on its day.
-    let admitted: Vec<Vec<&Rule>> = facts
-        .iter()
-        .map(|f| {
-            rules
-                .iter()
-                .filter(|r| {
-                    by_id
-                        .get(r.programme_id.as_str())
-                        .is_some_and(|p| p.admits(f.age, &orgs))
-                })
-                .collect()
-        })
-        .collect();
+    let admitted: Vec<Vec<&Rule>> = facts.iter().map(|f| setting.admitted(f.age)).collect();
+    let locked = lock_for_history(conn, user_id, &admitted)?;
     let history = logged_days(conn, user_id, &facts, &admitted)?;
     let mut cands: Vec<Candidate> = Vec::new();
     for (fact, rules) in facts.iter().zip(&admitted) {
         cands.extend(rules::evaluate(rules, fact, &history));
     }
+    pay(conn, user_id, &setting.by_id(), cands, &locked)
+}
+
+/// Pays the goals of the resident's weekly plan for the week starting `monday` that the week's
+/// data already meets, dated `today` (the resident's local day), under the `programme_goal` rules
+/// in force for them; what an upload has paid already is not paid again (the same award keys).
+/// For `GET /v1/me/programme`: data uploaded before the week's plan was made meets goals that no
+/// upload evaluated.
+pub fn award_week_goals(
+    conn: &mut DbConn,
+    user_id: Id,
+    birth_date: Option<NaiveDate>,
+    monday: NaiveDate,
+    today: NaiveDate,
+) -> QueryResult<Vec<LedgerEntry>> {
+    let setting = Setting::load(conn, user_id)?;
+    let age = age(birth_date, today);
+    let goal_rules: Vec<&Rule> = setting
+        .admitted(age)
+        .into_iter()
+        .filter(|r| matches!(r.kind, RuleKind::ProgrammeGoal { .. }) && rules::in_force_for(r, today, age))
+        .collect();
+    if goal_rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let locked = lock_for_history(conn, user_id, std::slice::from_ref(&goal_rules))?;
+    let met = crate::insights::programme::goals_met(conn, user_id, &[monday])?;
+    let codes = met.get(&monday).map(Vec::as_slice).unwrap_or_default();
+    let cands = goal_rules
+        .iter()
+        .flat_map(|r| rules::goal_candidates(r, monday, codes, today, None))
+        .collect();
+    pay(conn, user_id, &setting.by_id(), cands, &locked)
+}
+
+/// Pays what of `cands` is not paid yet, within the daily caps; `locked` names the programmes
+/// whose balance rows this transaction holds already.
+fn pay(
+    conn: &mut DbConn,
+    user_id: Id,
+    by_id: &HashMap<&str, &Programme>,
+    cands: Vec<Candidate>,
+    locked: &[String],
+) -> QueryResult<Vec<LedgerEntry>> {
     if cands.is_empty() {
         return Ok(Vec::new());
     }
     let mut involved: Vec<String> = cands.iter().map(|c| c.programme_id.clone()).collect();
     involved.sort();
     involved.dedup();
-    lock_balances(conn, user_id, &involved)?;
-
+    let to_lock: Vec<String> = involved.iter().filter(|p| !locked.contains(p)).cloned().collect();
+    if !to_lock.is_empty() {
+        lock_balances(conn, user_id, &to_lock)?;
+    }
     // One read of the resident's entries on the candidates' days serves the daily caps, every
     // day key (step tiers, daily logging) and how far each day's tiers are paid; only keys of
     // longer periods (first, year, streak) are looked up by key, and they are few.
@@ -391,6 +483,9 @@ pub fn award_for(
     for c in cands {
         let programme = c.programme_id.clone();
         let date = c.local_date;
+        let cap = by_id.get(programme.as_str()).and_then(|p| p.daily_cap).map(i64::from);
+        // What the programme's daily cap still allows on the day, after `so_far`.
+        let room = |so_far: i64| cap.map_or(i64::MAX, |cap| cap - so_far);
         // The claim's first free key, and what it pays before the cap.
         let (day_key, award_key, award_upto, points) = match &c.claim {
             Claim::Day(keys) => {
@@ -412,15 +507,25 @@ pub fn award_for(
                 (None, Some(k.clone()), None, c.points)
             }
             Claim::Tiers(tiers) => {
+                // The open tiers in order, as far as the cap leaves room: a tier the cap leaves
+                // nothing for stays open (should the cap be raised that day, it can still pay).
                 let paid = tiers_paid.get(&(c.rule_id, date)).copied().unwrap_or(i64::MIN);
-                let open: Vec<&rules::Tier> = tiers.iter().filter(|t| t.min_steps > paid).collect();
-                let (Some(first), Some(last)) = (open.first(), open.last()) else {
+                let mut left = room(earned.get(&(programme.clone(), date)).copied().unwrap_or(0));
+                let mut covered: Vec<&rules::Tier> = Vec::new();
+                for t in tiers.iter().filter(|t| t.min_steps > paid) {
+                    if left <= 0 {
+                        break;
+                    }
+                    left -= i64::from(t.points);
+                    covered.push(t);
+                }
+                let (Some(first), Some(last)) = (covered.first(), covered.last()) else {
                     continue;
                 };
                 let Ok(upto) = i32::try_from(last.min_steps) else {
                     continue;
                 };
-                let points = open.iter().map(|t| t.points).sum();
+                let points = covered.iter().map(|t| t.points).sum();
                 (
                     Some(rules::tier_key(c.rule_id, first.min_steps)),
                     None,
@@ -430,11 +535,7 @@ pub fn award_for(
             }
         };
         let so_far = earned.entry((programme.clone(), date)).or_default();
-        let cap = by_id.get(programme.as_str()).and_then(|p| p.daily_cap).map(i64::from);
-        let points = match cap {
-            Some(cap) => i64::from(points).min(cap - *so_far),
-            None => i64::from(points),
-        };
+        let points = i64::from(points).min(room(*so_far));
         let Ok(points) = i32::try_from(points) else { continue };
         if points <= 0 {
             continue;
@@ -457,7 +558,7 @@ pub fn award_for(
             delta: points,
             title: c.title,
             local_date: date,
-            measurement_id: Some(c.measurement_id),
+            measurement_id: c.measurement_id,
             award_key,
             created_at: now,
             day_key,
@@ -491,11 +592,8 @@ fn logged_days(
     let mut mondays: Vec<NaiveDate> = facts
         .iter()
         .zip(admitted)
-        .filter(|(f, rules)| {
-            crate::insights::programme::GOAL_TYPES.contains(&f.kind)
-                && rules.iter().any(|r| matches!(r.kind, RuleKind::ProgrammeGoal { .. }))
-        })
-        .map(|(f, _)| crate::insights::store::week_start(f.local_date))
+        .filter(|(_, rules)| rules.iter().any(|r| matches!(r.kind, RuleKind::ProgrammeGoal { .. })))
+        .flat_map(|(f, _)| rules::goal_weeks(f))
         .collect();
     mondays.sort();
     mondays.dedup();

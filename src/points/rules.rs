@@ -68,8 +68,10 @@ pub enum RuleKind {
         points: i32,
     },
     /// A goal of the resident's weekly programme (`GET /v1/me/programme`) met: `points` for each
-    /// goal of the week's plan that the week's data meets, once per goal and week, paid on the day
-    /// of the upload that completes it.
+    /// goal of the week's plan that the week's data meets, once per goal and week, dated the local
+    /// day of an uploaded measurement of that week that completes it (or the day the plan is read,
+    /// for data uploaded before the plan was made). Counts data of every modality, so it cannot
+    /// be `sensed_only`.
     ProgrammeGoal {
         /// Points per goal met.
         points: i32,
@@ -207,9 +209,9 @@ pub enum Claim {
     /// use; unique per resident and programme (`award_key`).
     Period(Vec<String>),
     /// The step tiers the day's count crosses, ascending by threshold, each with its points. One
-    /// entry pays every crossed tier above the highest already paid that day and records the last
-    /// one it covers (`award_upto`); its day key names the first, so two entries can never start
-    /// at the same tier, and each starts above what was paid before: no tier is paid twice.
+    /// entry pays every crossed tier above the highest already paid that day (read under the
+    /// balance lock) and records the last one it covers (`award_upto`); its day key names the
+    /// first, so two writers that read the same state (and would overlap) cannot both commit.
     Tiers(Vec<Tier>),
 }
 
@@ -226,8 +228,8 @@ pub struct Candidate {
     pub points: i32,
     /// The day the award counts for.
     pub local_date: NaiveDate,
-    /// The measurement that earned it.
-    pub measurement_id: Id,
+    /// The measurement that earned it (none for goals paid when the week's plan is read).
+    pub measurement_id: Option<Id>,
     /// How it is keyed.
     pub claim: Claim,
 }
@@ -253,9 +255,7 @@ impl Rule {
 }
 
 fn applies(rule: &Rule, fact: &Fact<'_>) -> bool {
-    let in_window =
-        rule.active_from.is_none_or(|d| fact.local_date >= d) && rule.active_to.is_none_or(|d| fact.local_date <= d);
-    in_window && age_in_range(rule.min_age, rule.max_age, fact.age) && (!rule.sensed_only || fact.sensed)
+    in_force_for(rule, fact.local_date, fact.age) && (!rule.sensed_only || fact.sensed)
 }
 
 /// The awards `fact` earns under the rules of programmes that admit the resident: each rule's
@@ -313,7 +313,7 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
         title: rule.title.clone(),
         points,
         local_date: fact.local_date,
-        measurement_id: fact.id,
+        measurement_id: Some(fact.id),
         claim,
     };
     let r = rule.id;
@@ -366,17 +366,13 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
             let keys = (1..=*max_per_year).map(|n| format!("{r}:{year}:{n}")).collect();
             vec![make(*points, Claim::Period(keys))]
         }
-        RuleKind::ProgrammeGoal { points } if GOAL_TYPES.contains(&fact.kind) => {
-            let monday = week_start(fact.local_date);
-            let met = history.goals_met.get(&monday).map(Vec::as_slice).unwrap_or_default();
-            met.iter()
-                .map(|code| {
-                    let mut c = make(*points, Claim::Period(vec![format!("{r}:goal:{monday}:{code}")]));
-                    c.title = format!("{} ({})", rule.title, code.replace('_', " "));
-                    c
-                })
-                .collect()
-        }
+        RuleKind::ProgrammeGoal { .. } => goal_weeks(fact)
+            .into_iter()
+            .flat_map(|monday| {
+                let met = history.goals_met.get(&monday).map(Vec::as_slice).unwrap_or_default();
+                goal_candidates(rule, monday, met, fact.local_date, Some(fact.id))
+            })
+            .collect(),
         RuleKind::Streak {
             measurement_type,
             days,
@@ -391,6 +387,60 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
         }
         _ => Vec::new(),
     }
+}
+
+/// The weeks (Mondays) whose goals a measurement can help meet: its own day's week, and for a
+/// checkup also the week of its `checkup_date` (a checkup is often recorded days after it was
+/// taken). None for types no goal is about.
+pub fn goal_weeks(fact: &Fact<'_>) -> Vec<NaiveDate> {
+    if !GOAL_TYPES.contains(&fact.kind) {
+        return Vec::new();
+    }
+    let mut weeks = vec![week_start(fact.local_date)];
+    if fact.kind == "health_checkup"
+        && let Some(taken) = fact
+            .values
+            .get("checkup_date")
+            .and_then(Value::as_str)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        && !weeks.contains(&week_start(taken))
+    {
+        weeks.push(week_start(taken));
+    }
+    weeks
+}
+
+/// The awards of a `programme_goal` rule for the goals met (`met`, goal codes) in the week
+/// starting `monday`, dated `on`: one per goal, keyed by rule, week and goal, so each is paid once.
+pub fn goal_candidates(
+    rule: &Rule,
+    monday: NaiveDate,
+    met: &[&str],
+    on: NaiveDate,
+    measurement_id: Option<Id>,
+) -> Vec<Candidate> {
+    let RuleKind::ProgrammeGoal { points } = rule.kind else {
+        return Vec::new();
+    };
+    met.iter()
+        .map(|code| Candidate {
+            rule_id: rule.id,
+            programme_id: rule.programme_id.clone(),
+            title: format!("{} ({})", rule.title, code.replace('_', " ")),
+            points,
+            local_date: on,
+            measurement_id,
+            claim: Claim::Period(vec![format!("{}:goal:{monday}:{code}", rule.id)]),
+        })
+        .collect()
+}
+
+/// Whether a rule applies on `day` to a resident of `age` (its window and age range; what a
+/// measurement's modality adds is checked with the measurement).
+pub fn in_force_for(rule: &Rule, day: NaiveDate, age: Option<i32>) -> bool {
+    rule.active_from.is_none_or(|d| day >= d)
+        && rule.active_to.is_none_or(|d| day <= d)
+        && age_in_range(rule.min_age, rule.max_age, age)
 }
 
 /// Checks a rule's own fields; every problem is reported with the field it concerns.
@@ -534,6 +584,14 @@ pub fn validate_rule(rule: &Rule, programmes: &[String], in_force: &[Rule]) -> V
         && from > to
     {
         errors.push(FieldError::new("active_to", "must not be before active_from"));
+    }
+    if matches!(rule.kind, RuleKind::ProgrammeGoal { .. }) && rule.sensed_only {
+        // A goal is met by the week's data of every modality; a sensed-only goal would need the
+        // goals themselves to count sensed data only.
+        errors.push(FieldError::new(
+            "sensed_only",
+            "a programme goal counts the week's data whatever its modality",
+        ));
     }
     if let RuleKind::CampaignMultiplier { rule_ids, .. } = &rule.kind {
         if rule.active_from.is_none() {
@@ -864,6 +922,13 @@ mod tests {
             ["points"]
         );
         assert!(validate(&RuleKind::ProgrammeGoal { points: 1000 }).is_empty());
+        let mut sensed = rule(RuleKind::ProgrammeGoal { points: 2 });
+        sensed.sensed_only = true;
+        let fields: Vec<_> = validate_rule(&sensed, &["osaka".into()], &[])
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["sensed_only"]);
     }
 
     #[test]

@@ -119,24 +119,39 @@ fn year_start(year: i32) -> Ts {
 /// the types an individual consent in force covers (every read inside carries that condition in
 /// its SQL), without the member's birth date, which is not shared. Each type the insights drew
 /// on is written to the member's access log in the caller's transaction. `None` when no consent
-/// covers any type insights use. `member` carries no birth date: it is not shared.
-pub fn member_insights(
-    conn: &mut DbConn,
-    reader: &Reader,
-    member: &crate::insights::store::Subject,
-) -> QueryResult<Option<Vec<crate::insights::store::AreaInsight>>> {
-    use crate::insights::store::{self, Viewer};
+/// covers any type insights use, or the account does not exist.
+pub fn member_insights(conn: &mut DbConn, reader: &Reader, subject: Id) -> QueryResult<Option<MemberInsights>> {
+    use crate::insights::store::{self, Subject, Viewer};
     let now = Ts::now();
-    let subject = member.user_id;
     let viewer = Viewer::Staff {
         organization_id: reader.organization_id,
         now,
     };
+    // The consents first: an unknown account has none, and is answered in the same way and with
+    // the same reads as a member who shares nothing.
     let types = store::readable_types(conn, subject, viewer)?;
     if types.is_empty() {
         return Ok(None);
     }
-    let areas = store::insights(conn, member, viewer)?;
+    let Some(timezone) = crate::accounts::find(conn, subject)
+        .map(|u| Some(u.timezone))
+        .or_else(|e| {
+            if e == diesel::result::Error::NotFound {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })?
+    else {
+        return Ok(None);
+    };
+    // The member's own day; their birth date is not shared, so it is not used.
+    let member = Subject {
+        user_id: subject,
+        birth_date: None,
+        today: crate::accounts::local_today(&timezone),
+    };
+    let areas = store::insights(conn, &member, viewer)?;
     let mut read: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for a in &areas {
         read.extend(a.measurements_read.iter().map(|(k, n)| (*k, *n)));
@@ -147,5 +162,17 @@ pub fn member_insights(
         };
         log(conn, reader, subject, consent, "read_insights", kind, records, now)?;
     }
-    Ok(Some(areas))
+    Ok(Some(MemberInsights {
+        areas,
+        date: member.today,
+    }))
+}
+
+/// A member's insights as their organisation's health staff see them.
+#[derive(Debug)]
+pub struct MemberInsights {
+    /// The areas the member shares individually and has data in.
+    pub areas: Vec<crate::insights::store::AreaInsight>,
+    /// The member's local day they are for.
+    pub date: chrono::NaiveDate,
 }

@@ -261,7 +261,7 @@ async fn the_json_export_holds_every_section_of_the_resident(app: TestApp) {
     // The documented shape, exactly: unknown or missing sections fail here.
     let doc: ExportDocument = serde_json::from_slice(&r.raw).unwrap();
     assert_eq!(doc.format, "karada-export");
-    assert_eq!(doc.version, 1);
+    assert_eq!(doc.version, 2);
     assert_eq!(doc.profile.id.to_string(), rich.resident.user_id);
     assert_eq!(doc.profile.email, "hanako@example.jp");
     assert_eq!(doc.sessions.len(), 1);

@@ -37,6 +37,10 @@ both_backends!(
     health_staff_see_bmi_and_steps_from_shared_types_with_the_adult_references,
     staff_insights_need_an_individual_consent_in_force_to_their_own_organisation,
     insights_routes_need_measurements_read_a_token_and_well_formed_ids,
+    a_night_two_devices_recorded_counts_once,
+    a_checkup_goal_is_met_by_a_checkup_dated_that_week_not_by_recording_an_old_one,
+    goals_met_before_the_plan_was_made_are_paid_when_it_is_read,
+    two_uploads_that_complete_a_goal_together_pay_it_once,
 );
 
 /// The default `programme_goal` rule: 2 points per goal met.
@@ -1240,4 +1244,91 @@ async fn access_log(app: &TestApp, s: &Session) -> Vec<Value> {
     let r = app.get("/v1/me/access-log", Some(&s.access)).await;
     r.expect(200);
     r.body["items"].as_array().unwrap().clone()
+}
+
+// ---- what a review found ----
+
+async fn a_night_two_devices_recorded_counts_once(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let night = days_ago(2);
+    let mut watch = sleep(night, 240);
+    watch["source"] = json!("watch");
+    let mut phone = sleep(night, 240);
+    phone["source"] = json!("phone");
+    let mut nap = sleep(night, 30);
+    nap["source"] = json!("phone");
+    nap["effective_at"] = json!(format!("{night}T14:00:00+09:00"));
+    upload_all(&app, &s, vec![watch, phone, nap]).await;
+    let a = area(&insights(&app, &s).await, "sleep").clone();
+    assert_value(&a, "sleep_duration", 270.0, "min/d");
+    assert_eq!(a["classification"]["category"], "short", "4.5 hours, not 8.5: {a}");
+}
+
+async fn a_checkup_goal_is_met_by_a_checkup_dated_that_week_not_by_recording_an_old_one(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let week = this_monday() - Duration::days(14);
+    let booking = json!({"kind": "book_checkup", "checkup_kind": "specific_health_checkup",
+                         "reason": "checkup_overdue", "target_days_per_week": 1});
+    store_plan(&app, &s, week, json!([booking]));
+    // Recorded during the week, but a checkup of 2019: no goal met.
+    let mut old = checkup("specific_health_checkup", "2019-05-01".parse().unwrap());
+    old["effective_at"] = json!(format!("{}T10:00:00+09:00", week + Duration::days(2)));
+    upload(&app, &s, old).await;
+    assert!(goal_entries(&app, &s).await.is_empty(), "an old checkup recorded again");
+    // A checkup taken that week, recorded a week later: met, and paid once.
+    let mut taken = checkup("specific_health_checkup", week + Duration::days(3));
+    taken["effective_at"] = json!(format!("{}T10:00:00+09:00", week + Duration::days(9)));
+    upload(&app, &s, taken).await;
+    let paid = goal_entries(&app, &s).await;
+    assert_eq!(paid.len(), 1, "{paid:?}");
+    assert_eq!(paid[0]["title"], "Weekly programme goal met (book checkup)");
+}
+
+async fn goals_met_before_the_plan_was_made_are_paid_when_it_is_read(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    // Weighed today, before any plan of this week exists: the upload pays no goal.
+    upload(&app, &s, weight(today(), 61.0)).await;
+    assert!(goal_entries(&app, &s).await.is_empty());
+    store_plan(
+        &app,
+        &s,
+        this_monday(),
+        json!([log_goal("log_weight", 1), step_goal(6000)]),
+    );
+    let p = programme(&app, &s).await;
+    assert_eq!(goal(&p, "log_weight").unwrap()["met"], true);
+    let paid = goal_entries(&app, &s).await;
+    assert_eq!(paid.len(), 1, "the weighing goal, paid when the plan is read: {paid:?}");
+    assert_eq!(paid[0]["local_date"], today().to_string());
+    assert!(paid[0]["measurement_id"].is_null());
+    // Reading it again, or an upload of the same week, pays nothing more.
+    programme(&app, &s).await;
+    upload(&app, &s, weight(today(), 61.2)).await;
+    assert_eq!(goal_entries(&app, &s).await.len(), 1);
+    assert_eq!(balance(&app, &s).await, ledger_sum(&app, &s).await);
+}
+
+async fn two_uploads_that_complete_a_goal_together_pay_it_once(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    let week = this_monday() - Duration::days(14);
+    store_plan(&app, &s, week, json!([step_goal(6000)]));
+    let day = |i: i64| week + Duration::days(i);
+    upload_all(&app, &s, (0..3).map(|i| steps(day(i), 7000)).collect()).await;
+    // Two devices sync the fourth and fifth days at once: neither alone meets 5 days.
+    let results = futures_util::future::join_all(
+        [steps(day(3), 7000), steps(day(4), 7000)]
+            .into_iter()
+            .map(|b| app.post("/v1/measurements", Some(&s.access), b)),
+    )
+    .await;
+    for r in &results {
+        r.expect(201);
+    }
+    let paid = goal_entries(&app, &s).await;
+    assert_eq!(
+        paid.len(),
+        1,
+        "the later of the two sees the earlier one's day: {paid:?}"
+    );
+    assert_eq!(balance(&app, &s).await, ledger_sum(&app, &s).await);
 }

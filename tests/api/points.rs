@@ -227,6 +227,16 @@ async fn the_programmes_daily_cap_limits_a_days_points(app: TestApp) {
     assert_eq!(balance(&app, &s).await, 4, "the day is full");
     upload(&app, &s.access, weight("2026-11-21", 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 5);
+    // The tier the cap left no room for is still open: with the cap raised the same day, a later
+    // upload of that day pays it, and only it.
+    diesel::update(programmes::table.find("osaka"))
+        .set(programmes::daily_cap.eq(Some(20)))
+        .execute(&mut app.db.conn())
+        .unwrap();
+    upload(&app, &s.access, steps("2026-11-20", 21, 10100)).await;
+    assert_eq!(balance(&app, &s).await, 6, "the 10,000 tier, once the cap allows it");
+    upload(&app, &s.access, steps("2026-11-20", 22, 10200)).await;
+    assert_eq!(balance(&app, &s).await, 6);
 }
 
 async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestApp) {
@@ -658,7 +668,10 @@ async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
     );
     let entries = points_ledger::table.filter(points_ledger::user_id.eq(user));
     assert!(
-        diesel::update(entries).set(points_ledger::delta.eq(100)).execute(&mut conn).is_err(),
+        diesel::update(entries)
+            .set(points_ledger::delta.eq(100))
+            .execute(&mut conn)
+            .is_err(),
         "the ledger is append-only"
     );
     let balance_row = points_balances::table

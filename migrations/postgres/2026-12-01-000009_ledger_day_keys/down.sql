@@ -17,7 +17,8 @@ ALTER TABLE lottery_entries ADD CONSTRAINT lottery_entries_ledger_entry_id_fkey 
 DROP INDEX points_ledger_day;
 CREATE INDEX points_ledger_user_day ON points_ledger (user_id, programme_id, local_date);
 DROP INDEX points_ledger_award;
--- A tiered entry is split back into nothing finer than its first tier: the key names that one.
+-- Lossy: a tiered entry goes back to the key of its first tier only, so under the old schema
+-- the later tiers of that day look unpaid and a re-upload of the day would pay them again.
 UPDATE points_ledger
 SET award_key = substr(day_key, 1, 37) || local_date::text || ':' || substr(day_key, 38)
 WHERE day_key IS NOT NULL;

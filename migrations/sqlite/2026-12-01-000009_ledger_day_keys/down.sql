@@ -5,6 +5,8 @@ DROP TRIGGER points_ledger_balance_exists;
 DROP INDEX points_ledger_day;
 CREATE INDEX points_ledger_user_day ON points_ledger (user_id, programme_id, local_date);
 DROP INDEX points_ledger_award;
+-- Lossy: a tiered entry goes back to the key of its first tier only, so under the old schema
+-- the later tiers of that day look unpaid and a re-upload of the day would pay them again.
 UPDATE points_ledger
 SET award_key = substr(day_key, 1, 37) || local_date || ':' || substr(day_key, 38)
 WHERE day_key IS NOT NULL;
