@@ -389,8 +389,15 @@ async fn admin_replace_rule(
     let rule = state
         .tx(move |c| {
             let rule = check_rule(c, id, input)?;
-            if !points::replace_rule(c, &rule)? {
-                return Err(AppError::NotFound);
+            match points::replace_rule(c, &rule)? {
+                points::Replaced::Changed => {}
+                points::Replaced::NotFound => return Err(AppError::NotFound),
+                points::Replaced::OtherProgramme => {
+                    return Err(AppError::invalid(
+                        "programme",
+                        "a rule stays in its programme: retire it and create one in the other",
+                    ));
+                }
             }
             points::find_rule(c, id)?.ok_or(AppError::NotFound)
         })

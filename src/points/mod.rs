@@ -839,11 +839,34 @@ pub fn create_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<()> {
         .map(|_| ())
 }
 
-/// Changes a rule in force, keeping its id: awards already paid keep their points and titles, and
-/// the award keys stay the same, so a change can never pay a period twice. False if there is no
-/// such rule in force.
-pub fn replace_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<bool> {
+/// What [`replace_rule`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// The rule was changed in place.
+    Changed,
+    /// No such rule in force.
+    NotFound,
+    /// The change would move the rule to another programme, refused: awards are unique per
+    /// programme, so what it paid in the first would not stop it paying the same periods again in
+    /// the second. (Retire it and create one there.)
+    OtherProgramme,
+}
+
+/// Changes a rule in force, keeping its id and programme: awards already paid keep their points
+/// and titles, and the award keys stay the same, so a change can never pay a period twice.
+pub fn replace_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<Replaced> {
     let (kind, params) = split_kind(&rule.kind)?;
+    let current: Option<String> = reward_rules::table
+        .filter(reward_rules::id.eq(rule.id))
+        .filter(reward_rules::retired_at.is_null())
+        .select(reward_rules::programme_id)
+        .first(conn)
+        .optional()?;
+    match current {
+        None => return Ok(Replaced::NotFound),
+        Some(p) if p != rule.programme_id => return Ok(Replaced::OtherProgramme),
+        Some(_) => {}
+    }
     let n = diesel::update(
         reward_rules::table
             .filter(reward_rules::id.eq(rule.id))
@@ -861,7 +884,7 @@ pub fn replace_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<bool> {
         reward_rules::sensed_only.eq(rule.sensed_only),
     ))
     .execute(conn)?;
-    Ok(n == 1)
+    Ok(if n == 1 { Replaced::Changed } else { Replaced::NotFound })
 }
 
 /// Retires a rule (it stops paying; its ledger entries stay). False if there is none in force.

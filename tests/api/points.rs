@@ -425,6 +425,29 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
     );
     upload(&app, &s.access, steps("2026-11-21", 20, 6600)).await;
     assert_eq!(balance(&app, &s).await, 4 + 6, "the new tiers on a new day");
+    // Moved to another programme, the rule would pay the same days again there: refused.
+    app.post(
+        "/v1/admin/programmes",
+        Some(&ops),
+        json!({"id": "kobe-walk", "title": "Kobe walking points", "sponsor": "Kobe city"}),
+    )
+    .await
+    .expect(201);
+    let moved = app
+        .call(
+            Method::PUT,
+            &format!("/v1/admin/reward-rules/{STEPS_RULE}"),
+            Some(&ops),
+            Some(
+                json!({"programme": "kobe-walk", "kind": "daily_steps", "title": "Daily steps", "max_age": 64,
+                        "tiers": [{"min_steps": 2000, "points": 1}]}),
+            ),
+        )
+        .await;
+    moved.expect(422);
+    assert_eq!(moved.error_fields(), ["programme"]);
+    upload(&app, &s.access, steps("2026-11-21", 21, 6700)).await;
+    assert_eq!(balance(&app, &s).await, 4 + 6, "nothing moved, nothing paid again");
     app.call(Method::PUT, &format!("/v1/admin/reward-rules/{}", uuid::Uuid::now_v7()), Some(&ops),
         Some(json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "measurement_type": "gait", "points": 1})))
         .await
