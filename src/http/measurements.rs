@@ -566,8 +566,7 @@ async fn summary(
         return Err(AppError::internal("validated summary query incomplete"));
     };
     let user_id = who.user_id;
-    let tz: chrono_tz::Tz = who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    let to = to.unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+    let to = to.unwrap_or_else(|| crate::accounts::local_today(&who.user.timezone));
     let from = from.unwrap_or(to - Duration::days(30));
     if from > to || (to - from).num_days() > MAX_SUMMARY_DAYS {
         return Err(AppError::invalid(

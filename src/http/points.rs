@@ -59,8 +59,7 @@ pub struct PointsView {
 
 /// The caller's local day (in their timezone) and age on it.
 pub(crate) fn today_and_age(who: &Principal) -> (NaiveDate, Option<i32>) {
-    let tz: chrono_tz::Tz = who.user.timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = crate::accounts::local_today(&who.user.timezone);
     (today, points::age_today(who.user.birth_date, today))
 }
 

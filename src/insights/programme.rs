@@ -9,12 +9,14 @@ use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 
 use super::goals::{
-    CheckupKind, Goal, GoalInputs, GoalKind, WeekData, WeekOutcome, choose_goals, goal_met, step_goal, week_outcome,
+    CheckupKind, DayData, Goal, GoalInputs, GoalKind, WeekData, WeekOutcome, choose_goals, goal_met, step_goal,
+    week_outcome,
 };
 use super::store::{Subject, own_insights, week_start};
 use crate::db::schema::{measurements, programme_weeks};
 use crate::db::types::Json;
 use crate::db::{DbConn, Id, Ts};
+use crate::measurements::checkup_of;
 
 /// How many earlier weeks the step goal looks back on (`goals::step_goal` adapts to the last).
 const WEEKS_REMEMBERED: i64 = 1;
@@ -75,19 +77,30 @@ fn plans(conn: &mut DbConn, user_id: Id, from: NaiveDate, to: NaiveDate) -> Quer
         .collect())
 }
 
-/// The resident's data of the week starting `monday`, day by day. Two devices count the same
-/// walk or night: a day's steps are its largest source's total, its sleep its largest source's
-/// sum of periods. A checkup counts in the week its `checkup_date` falls in, whenever it was
-/// recorded (so recording an old checkup again meets no goal).
+/// The resident's data of the week starting `monday`, day by day: see [`weeks_data`].
 pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResult<WeekData> {
-    let sunday = monday + Duration::days(6);
+    Ok(weeks_data(conn, user_id, &[monday])?
+        .remove(&monday)
+        .unwrap_or_default())
+}
+
+/// The resident's data of each week starting on one of `mondays`, day by day, from one read.
+/// Two devices count the same walk or night: a day's steps are its largest source's total, its
+/// sleep its largest source's sum of periods. A checkup counts in the week its `checkup_date`
+/// falls in, whenever it was recorded (so recording an old checkup again meets no goal).
+pub fn weeks_data(conn: &mut DbConn, user_id: Id, mondays: &[NaiveDate]) -> QueryResult<BTreeMap<NaiveDate, WeekData>> {
+    let mut weeks: BTreeMap<NaiveDate, WeekData> = mondays.iter().map(|m| (*m, WeekData::default())).collect();
+    let (Some(&first), Some(&last)) = (mondays.iter().min(), mondays.iter().max()) else {
+        return Ok(weeks);
+    };
+    let sunday = last + Duration::days(6);
     let rows: Vec<(String, NaiveDate, String, Json)> = measurements::table
         .filter(measurements::user_id.eq(user_id))
         .filter(measurements::kind.eq_any(GOAL_TYPES))
         // A checkup's date may come before the day it was recorded on (never after: it is not in
-        // the future), so checkups are read from the week on.
+        // the future), so checkups are read from the first week on.
         .filter(
-            measurements::local_date.between(monday, sunday).or(measurements::kind
+            measurements::local_date.between(first, sunday).or(measurements::kind
                 .eq("health_checkup")
                 .and(measurements::local_date.gt(sunday))),
         )
@@ -98,30 +111,25 @@ pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResu
             measurements::fields,
         ))
         .load(conn)?;
-    let mut week = WeekData::default();
     let mut sleep: BTreeMap<(NaiveDate, String), f64> = BTreeMap::new();
     for (kind, day, source, fields) in rows {
         if kind == "health_checkup" {
-            let on: Option<NaiveDate> = fields.0.get("checkup_date").and_then(|d| d.as_str()?.parse().ok());
-            let code = fields
-                .0
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .and_then(CheckupKind::from_code);
-            if let (Some(on), Some(code)) = (on, code)
-                && (monday..=sunday).contains(&on)
+            let (code, on) = fields.0.as_object().map(checkup_of).unwrap_or_default();
+            if let (Some(on), Some(code)) = (on, code.and_then(CheckupKind::from_code))
+                && let Some(week) = weeks.get_mut(&week_start(on))
             {
                 week.checkups.push(code);
             }
             continue;
         }
-        let Some(d) = usize::try_from((day - monday).num_days())
-            .ok()
-            .and_then(|i| week.days.get_mut(i))
-        else {
-            continue;
-        };
         let number = |f: &str| fields.0.get(f).and_then(serde_json::Value::as_f64);
+        if kind == "sleep" {
+            if let Some(m) = number("duration_min") {
+                *sleep.entry((day, source)).or_default() += m;
+            }
+            continue;
+        }
+        let Some(d) = day_of(&mut weeks, day) else { continue };
         match kind.as_str() {
             "steps" => {
                 d.steps = match (d.steps, number("count")) {
@@ -131,23 +139,22 @@ pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResu
             }
             "blood_pressure" => d.blood_pressure_logged = true,
             "body_weight" => d.weight_logged = true,
-            "sleep" => {
-                if let Some(m) = number("duration_min") {
-                    *sleep.entry((day, source)).or_default() += m;
-                }
-            }
             _ => {}
         }
     }
     for ((day, _), minutes) in sleep {
-        if let Some(d) = usize::try_from((day - monday).num_days())
-            .ok()
-            .and_then(|i| week.days.get_mut(i))
-        {
+        if let Some(d) = day_of(&mut weeks, day) {
             d.sleep_minutes = Some(d.sleep_minutes.map_or(minutes, |m| m.max(minutes)));
         }
     }
-    Ok(week)
+    Ok(weeks)
+}
+
+/// `day` in its week of `weeks`, if that week is one of them.
+fn day_of(weeks: &mut BTreeMap<NaiveDate, WeekData>, day: NaiveDate) -> Option<&mut DayData> {
+    let monday = week_start(day);
+    let i = usize::try_from((day - monday).num_days()).ok()?;
+    weeks.get_mut(&monday)?.days.get_mut(i)
 }
 
 /// How each week of a run of consecutive planned weeks ending the week before `monday` went
@@ -232,15 +239,20 @@ pub fn goals_met(
     let (Some(first), Some(last)) = (mondays.iter().min(), mondays.iter().max()) else {
         return Ok(out);
     };
-    for plan in plans(conn, user_id, *first, *last)? {
-        if !mondays.contains(&plan.week_start) {
+    let planned: Vec<WeekPlan> = plans(conn, user_id, *first, *last)?
+        .into_iter()
+        .filter(|p| mondays.contains(&p.week_start))
+        .collect();
+    let weeks: Vec<NaiveDate> = planned.iter().map(|p| p.week_start).collect();
+    let data = weeks_data(conn, user_id, &weeks)?;
+    for plan in planned {
+        let Some(week) = data.get(&plan.week_start) else {
             continue;
-        }
-        let week = week_data(conn, user_id, plan.week_start)?;
+        };
         let met: Vec<&'static str> = plan
             .goals
             .iter()
-            .filter(|g| goal_met(g, &week))
+            .filter(|g| goal_met(g, week))
             .map(|g| g.kind.code())
             .collect();
         if !met.is_empty() {

@@ -15,8 +15,8 @@ use super::classify::{Classification, bmi, classify, classify_blood_pressure};
 use super::reference::{Metric, TREND};
 use super::trend::{Trend, trend};
 use crate::db::schema::{consents, measurements};
-use crate::db::{DbConn, Id, Ts};
-use crate::measurements::{Measurement, Period, SummaryReader, age_on, catalogue, summary_as};
+use crate::db::{DbConn, Id, MultiBackend, Ts};
+use crate::measurements::{Measurement, Period, SummaryReader, age_on, catalogue, checkup_of, summary_as};
 use crate::sharing::consents::{Access, covering, levels};
 
 /// Days of steps and sleep whose daily mean is classified (and starts the step goal).
@@ -130,14 +130,14 @@ pub struct AreaInsight {
 /// The daily series of one field: (local day, the day's value).
 type Daily = Vec<(NaiveDate, f64)>;
 
-/// A weekly summary of one field: (week's first day, mean, values).
-type Weekly = Vec<(NaiveDate, f64, i64)>;
+/// A weekly summary of one field: (week's first day, mean).
+type Weekly = Vec<(NaiveDate, f64)>;
 
 /// Everything the areas are computed from.
 #[derive(Default)]
 struct Gathered {
     latest: HashMap<&'static str, Measurement>,
-    /// (type, field) → weekly (bucket start, mean, values).
+    /// (type, field) → weekly (bucket start, mean).
     weekly: HashMap<(&'static str, &'static str), Weekly>,
     /// (type, field) → daily values (steps: the largest source's total; sleep: the day's sum).
     daily: HashMap<(&'static str, &'static str), Daily>,
@@ -146,66 +146,60 @@ struct Gathered {
     read: BTreeMap<&'static str, i64>,
 }
 
+/// Every measurement type insights draw on.
+pub fn insight_types() -> impl Iterator<Item = &'static str> {
+    Area::ALL.iter().flat_map(|a| a.types().iter().copied())
+}
+
 /// The types insights draw on that the viewer may read: all for the resident; for staff, those
-/// an individual consent in force covers.
+/// an individual consent in force covers (one query).
 pub fn readable_types(conn: &mut DbConn, subject: Id, viewer: Viewer) -> QueryResult<Vec<&'static str>> {
-    let all = Area::ALL.iter().flat_map(|a| a.types().iter().copied());
     match viewer {
-        Viewer::Resident => Ok(all.collect()),
+        Viewer::Resident => Ok(insight_types().collect()),
         Viewer::Staff { organization_id, now } => {
-            let mut out = Vec::new();
-            for kind in all {
-                let covered = covering(organization_id, kind, levels(Access::Individual), now)
-                    .filter(consents::user_id.eq(subject))
-                    .select(consents::id)
-                    .first::<Id>(conn)
-                    .optional()?;
-                if covered.is_some() {
-                    out.push(kind);
-                }
-            }
-            Ok(out)
+            let covered = crate::sharing::consents::individual_types(conn, organization_id, subject, now)?;
+            Ok(insight_types()
+                .filter(|t| covered.iter().any(|(k, _)| k == t))
+                .collect())
         }
+    }
+}
+
+/// The resident's measurements of `kind` as the viewer may see them: for health staff only while
+/// an individual consent in force covers the type, the condition being part of the query.
+fn readable<'a>(subject: Id, kind: &'a str, viewer: Viewer) -> measurements::BoxedQuery<'a, MultiBackend> {
+    let q = measurements::table
+        .filter(measurements::user_id.eq(subject))
+        .filter(measurements::kind.eq(kind))
+        .into_boxed();
+    match viewer {
+        Viewer::Resident => q,
+        Viewer::Staff { organization_id, now } => q.filter(
+            measurements::user_id.eq_any(
+                covering(organization_id, kind, levels(Access::Individual), now)
+                    .filter(consents::user_id.eq(subject))
+                    .select(consents::user_id),
+            ),
+        ),
     }
 }
 
 /// The newest measurement of `kind` the viewer may see.
 fn latest_of(conn: &mut DbConn, subject: Id, kind: &str, viewer: Viewer) -> QueryResult<Option<Measurement>> {
-    let q = measurements::table
-        .filter(measurements::user_id.eq(subject))
-        .filter(measurements::kind.eq(kind))
+    readable(subject, kind, viewer)
         .select(Measurement::as_select())
-        .order((measurements::effective_at.desc(), measurements::id.desc()));
-    match viewer {
-        Viewer::Resident => q.first(conn).optional(),
-        Viewer::Staff { organization_id, now } => {
-            let consenting = covering(organization_id, kind, levels(Access::Individual), now)
-                .filter(consents::user_id.eq(subject))
-                .select(consents::user_id);
-            q.filter(measurements::user_id.eq_any(consenting))
-                .first(conn)
-                .optional()
-        }
-    }
+        .order((measurements::effective_at.desc(), measurements::id.desc()))
+        .first(conn)
+        .optional()
 }
 
 /// The resident's health checkups the viewer may see (a resident has a few a year).
 fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer) -> QueryResult<Vec<Measurement>> {
-    let q = measurements::table
-        .filter(measurements::user_id.eq(subject))
-        .filter(measurements::kind.eq("health_checkup"))
+    readable(subject, "health_checkup", viewer)
         .select(Measurement::as_select())
         .order((measurements::effective_at.desc(), measurements::id.desc()))
-        .limit(500);
-    match viewer {
-        Viewer::Resident => q.load(conn),
-        Viewer::Staff { organization_id, now } => {
-            let consenting = covering(organization_id, "health_checkup", levels(Access::Individual), now)
-                .filter(consents::user_id.eq(subject))
-                .select(consents::user_id);
-            q.filter(measurements::user_id.eq_any(consenting)).load(conn)
-        }
-    }
+        .limit(500)
+        .load(conn)
 }
 
 /// The resident's sleep per local day from `from` to `to` the viewer may see: each source's
@@ -218,20 +212,10 @@ fn sleep_days(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<(Daily, i64)> {
-    let q = measurements::table
-        .filter(measurements::user_id.eq(subject))
-        .filter(measurements::kind.eq("sleep"))
+    let rows: Vec<(NaiveDate, String, crate::db::types::Json)> = readable(subject, "sleep", viewer)
         .filter(measurements::local_date.between(from, to))
-        .select((measurements::local_date, measurements::source, measurements::fields));
-    let rows: Vec<(NaiveDate, String, crate::db::types::Json)> = match viewer {
-        Viewer::Resident => q.load(conn)?,
-        Viewer::Staff { organization_id, now } => {
-            let consenting = covering(organization_id, "sleep", levels(Access::Individual), now)
-                .filter(consents::user_id.eq(subject))
-                .select(consents::user_id);
-            q.filter(measurements::user_id.eq_any(consenting)).load(conn)?
-        }
-    };
+        .select((measurements::local_date, measurements::source, measurements::fields))
+        .load(conn)?;
     let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     let mut by_source: BTreeMap<(NaiveDate, String), f64> = BTreeMap::new();
     for (day, source, fields) in rows {
@@ -275,8 +259,10 @@ fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'stati
             g.read.insert(kind, i64::try_from(rows.len()).unwrap_or(i64::MAX));
             let mut dates: Vec<NaiveDate> = rows
                 .iter()
-                .filter(|m| m.fields.0.get("kind").and_then(|k| k.as_str()) == Some("specific_health_checkup"))
-                .filter_map(|m| m.fields.0.get("checkup_date")?.as_str()?.parse().ok())
+                .filter_map(|m| match checkup_of(m.fields.0.as_object()?) {
+                    (Some("specific_health_checkup"), taken) => taken,
+                    _ => None,
+                })
                 .collect();
             dates.sort_by(|a, b| b.cmp(a));
             g.specific_checkups = dates;
@@ -311,7 +297,7 @@ fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'stati
                 let days = mine.filter_map(|r| Some((r.bucket, r.max?))).collect();
                 g.daily.insert((kind, field), days);
             } else {
-                let weeks = mine.filter_map(|r| Some((r.bucket, r.mean?, r.n))).collect();
+                let weeks = mine.filter_map(|r| Some((r.bucket, r.mean?))).collect();
                 g.weekly.insert((kind, field), weeks);
             }
         }
@@ -352,7 +338,7 @@ impl Gathered {
     fn weekly_points(&self, kind: &'static str, field: &'static str, window_start: NaiveDate) -> Vec<(NaiveDate, f64)> {
         self.weekly
             .get(&(kind, field))
-            .map(|w| w.iter().map(|(d, mean, _)| ((*d).max(window_start), *mean)).collect())
+            .map(|w| w.iter().map(|(d, mean)| ((*d).max(window_start), *mean)).collect())
             .unwrap_or_default()
     }
 
@@ -368,7 +354,18 @@ impl Gathered {
 /// summaries of the last 90 days.
 pub fn insights(conn: &mut DbConn, subject: &Subject, viewer: Viewer) -> QueryResult<Vec<AreaInsight>> {
     let types = readable_types(conn, subject.user_id, viewer)?;
-    let g = gather(conn, subject, viewer, &types)?;
+    insights_of(conn, subject, viewer, &types)
+}
+
+/// [`insights`] from `types` only, which the caller has found the viewer may read (every read
+/// still carries the viewer's consent condition).
+pub fn insights_of(
+    conn: &mut DbConn,
+    subject: &Subject,
+    viewer: Viewer,
+    types: &[&'static str],
+) -> QueryResult<Vec<AreaInsight>> {
+    let g = gather(conn, subject, viewer, types)?;
     Ok(compute(&g, subject))
 }
 
@@ -496,7 +493,7 @@ pub struct LastLogged {
 
 /// Insights for the resident themselves, with what the programme needs beside them.
 pub fn own_insights(conn: &mut DbConn, subject: &Subject) -> QueryResult<(Vec<AreaInsight>, LastLogged)> {
-    let types = readable_types(conn, subject.user_id, Viewer::Resident)?;
+    let types: Vec<&'static str> = insight_types().collect();
     let g = gather(conn, subject, Viewer::Resident, &types)?;
     let last = LastLogged {
         specific_checkup: g.specific_checkups.first().copied(),

@@ -85,6 +85,17 @@ impl Measurement {
     }
 }
 
+/// A `health_checkup`'s kind and the day it was taken (`checkup_date`), from its values; either is
+/// `None` when missing or malformed (stored values have passed validation).
+pub fn checkup_of(values: &Map<String, Value>) -> (Option<&str>, Option<NaiveDate>) {
+    let kind = values.get("kind").and_then(Value::as_str);
+    let taken = values
+        .get("checkup_date")
+        .and_then(Value::as_str)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    (kind, taken)
+}
+
 /// Whole years from `birth` to `on` (None if `on` is before `birth`).
 pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
     let mut years = on.year() - birth.year();
@@ -539,9 +550,8 @@ pub fn summary_as(
     };
     let gate = if reader.is_some() {
         format!(
-            " AND m.user_id IN (SELECT c.user_id FROM consents c JOIN consent_types t ON t.consent_id = c.id \
-             WHERE {} AND c.access = 'individual' AND t.measurement_type = $2)",
-            crate::sharing::consents::in_force_sql("$5", "$6")
+            " AND {}",
+            crate::sharing::consents::individually_covered_sql("m.user_id", "$5", "$6", "$2")
         )
     } else {
         String::new()

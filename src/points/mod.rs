@@ -296,14 +296,15 @@ impl Setting {
         self.programmes.iter().map(|p| (p.id.as_str(), p)).collect()
     }
 
-    /// The rules of the programmes that admit the resident at `age`.
+    /// The rules of the programmes that admit the resident at `age` (called once per uploaded
+    /// measurement; programmes are few, so they are searched rather than indexed).
     fn admitted(&self, age: Option<i32>) -> Vec<&Rule> {
-        let by_id = self.by_id();
         self.rules
             .iter()
             .filter(|r| {
-                by_id
-                    .get(r.programme_id.as_str())
+                self.programmes
+                    .iter()
+                    .find(|p| p.id == r.programme_id)
                     .is_some_and(|p| p.admits(age, &self.orgs))
             })
             .collect()

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::db::Id;
 use crate::insights::programme::GOAL_TYPES;
 use crate::insights::store::week_start;
+use crate::measurements::checkup_of;
 
 /// One tier of a daily-steps rule: crossing `min_steps` pays `points` once per local day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -353,13 +354,8 @@ pub fn candidates(rule: &Rule, fact: &Fact<'_>, history: &History) -> Vec<Candid
             points,
             max_per_year,
         } if fact.kind == "health_checkup" => {
-            let kind = fact.values.get("kind").and_then(Value::as_str);
-            let year = fact
-                .values
-                .get("checkup_date")
-                .and_then(Value::as_str)
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .map_or(fact.local_date.year(), |d| d.year());
+            let (kind, taken) = checkup_of(fact.values);
+            let year = taken.map_or(fact.local_date.year(), |d| d.year());
             if kind != Some(checkup_kind.as_str()) {
                 return Vec::new();
             }
@@ -398,11 +394,7 @@ pub fn goal_weeks(fact: &Fact<'_>) -> Vec<NaiveDate> {
     }
     let mut weeks = vec![week_start(fact.local_date)];
     if fact.kind == "health_checkup"
-        && let Some(taken) = fact
-            .values
-            .get("checkup_date")
-            .and_then(Value::as_str)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        && let (_, Some(taken)) = checkup_of(fact.values)
         && !weeks.contains(&week_start(taken))
     {
         weeks.push(week_start(taken));

@@ -274,23 +274,64 @@ pub fn levels(access: Access) -> &'static [&'static str] {
     }
 }
 
+/// The consents in force at `now` that give `org` access at one of `levels`, of any type: the one
+/// statement of that rule in the query builder ([`in_force_sql`] states it for raw SQL).
+#[diesel::dsl::auto_type]
+fn in_force(org: Id, levels: &'static [&'static str], now: Ts) -> _ {
+    consents::table
+        .filter(consents::organization_id.eq(org))
+        .filter(consents::revoked_at.is_null())
+        .filter(consents::expires_at.is_null().or(consents::expires_at.gt(now)))
+        .filter(consents::access.eq_any(levels))
+}
+
 /// The consents in force at `now` that let `org` see `measurement_type` at one of `levels`: a
 /// query for store functions to put into their own SQL
 /// (`user_id.eq_any(covering(..).select(consents::user_id))`), so the check cannot be left out.
 #[diesel::dsl::auto_type(no_type_alias)]
-pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'a [&'static str], now: Ts) -> _ {
+pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'static [&'static str], now: Ts) -> _ {
     let types: diesel::dsl::Select<
         diesel::dsl::Filter<consent_types::table, diesel::dsl::Eq<consent_types::measurement_type, &'a str>>,
         consent_types::consent_id,
     > = consent_types::table
         .filter(consent_types::measurement_type.eq(measurement_type))
         .select(consent_types::consent_id);
-    consents::table
-        .filter(consents::organization_id.eq(org))
-        .filter(consents::revoked_at.is_null())
-        .filter(consents::expires_at.is_null().or(consents::expires_at.gt(now)))
-        .filter(consents::access.eq_any(levels))
-        .filter(consents::id.eq_any(types))
+    let base: in_force = in_force(org, levels, now);
+    base.filter(consents::id.eq_any(types))
+}
+
+/// Every type `user` lets `org` read individually at `now`, each with the newest consent in force
+/// that covers it: one query, for reads of several types (a member's insights).
+pub fn individual_types(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
+    let rows: Vec<(String, Consent)> = in_force(org, levels(Access::Individual), now)
+        .filter(consents::user_id.eq(user))
+        .inner_join(consent_types::table)
+        .select((consent_types::measurement_type, Consent::as_select()))
+        .order((consent_types::measurement_type.asc(), consents::id.desc()))
+        .load(conn)?;
+    let mut out: Vec<(String, Consent)> = Vec::with_capacity(rows.len());
+    for (kind, consent) in rows {
+        if out.last().is_none_or(|(k, _)| *k != kind) {
+            out.push((kind, consent));
+        }
+    }
+    Ok(out)
+}
+
+/// The SQL condition "user `u` has an individual consent in force to the organisation bound at
+/// `org` at the instant bound at `now` covering the type bound at `kind`" (placeholders such as
+/// `$5`), for store functions that write raw SQL: [`covering`] at the individual level.
+pub fn individually_covered_sql(user: &str, org: &str, now: &str, kind: &str) -> String {
+    let levels = levels(Access::Individual)
+        .iter()
+        .map(|l| format!("'{l}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{user} IN (SELECT c.user_id FROM consents c JOIN consent_types t ON t.consent_id = c.id \
+         WHERE {} AND c.access IN ({levels}) AND t.measurement_type = {kind})",
+        in_force_sql(org, now)
+    )
 }
 
 /// The SQL condition "consent `c` is in force for the organisation bound at `org` at the instant

@@ -73,7 +73,7 @@ pub fn member_measurements(
     let rows: Vec<Measurement> = q.load(conn)?;
     // What the reader is shown: the page, not the extra row fetched to look ahead.
     let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX).min(page_size);
-    log(conn, reader, subject, consent, "read_measurements", kind, shown, now)?;
+    log(conn, reader, subject, &consent, "read_measurements", kind, shown, now)?;
     Ok(Read::Served(rows))
 }
 
@@ -86,7 +86,7 @@ fn log(
     conn: &mut DbConn,
     reader: &Reader,
     subject: Id,
-    consent: consents::Consent,
+    consent: &consents::Consent,
     action: &str,
     kind: &str,
     records: i64,
@@ -103,7 +103,7 @@ fn log(
             consent_id: Some(consent.id),
             action: action.to_owned(),
             measurement_type: Some(kind.to_owned()),
-            purpose: consent.purpose,
+            purpose: consent.purpose.clone(),
             records: i32::try_from(records).unwrap_or(i32::MAX),
             created_at: now,
         },
@@ -127,40 +127,33 @@ pub fn member_insights(conn: &mut DbConn, reader: &Reader, subject: Id) -> Query
         organization_id: reader.organization_id,
         now,
     };
-    // The consents first: an unknown account has none, and is answered in the same way and with
-    // the same reads as a member who shares nothing.
-    let types = store::readable_types(conn, subject, viewer)?;
+    // The consents first (one query): an unknown account has none, and is answered in the same
+    // way and with the same reads as a member who shares nothing.
+    let covered = consents::individual_types(conn, reader.organization_id, subject, now)?;
+    let types: Vec<&'static str> = store::insight_types()
+        .filter(|t| covered.iter().any(|(k, _)| k == t))
+        .collect();
     if types.is_empty() {
         return Ok(None);
     }
-    let Some(timezone) = crate::accounts::find(conn, subject)
-        .map(|u| Some(u.timezone))
-        .or_else(|e| {
-            if e == diesel::result::Error::NotFound {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        })?
-    else {
+    let Some(member) = crate::accounts::find(conn, subject).optional()? else {
         return Ok(None);
     };
     // The member's own day; their birth date is not shared, so it is not used.
     let member = Subject {
         user_id: subject,
         birth_date: None,
-        today: crate::accounts::local_today(&timezone),
+        today: crate::accounts::local_today(&member.timezone),
     };
-    let areas = store::insights(conn, &member, viewer)?;
+    let areas = store::insights_of(conn, &member, viewer, &types)?;
     let mut read: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for a in &areas {
         read.extend(a.measurements_read.iter().map(|(k, n)| (*k, *n)));
     }
     for (kind, records) in read {
-        let Some(consent) = consents::individual_consent(conn, reader.organization_id, subject, kind, now)? else {
-            continue;
-        };
-        log(conn, reader, subject, consent, "read_insights", kind, records, now)?;
+        if let Some((_, consent)) = covered.iter().find(|(k, _)| k == kind) {
+            log(conn, reader, subject, consent, "read_insights", kind, records, now)?;
+        }
     }
     Ok(Some(MemberInsights {
         areas,

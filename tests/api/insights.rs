@@ -20,6 +20,7 @@ use crate::both_backends;
 use crate::common::{PASSWORD, Resp, Session, TestApp, assert_problem};
 use crate::erasure::app_token;
 use crate::points::{admin, balance};
+use crate::sharing::{self, Org, enrol, new_org, staff};
 
 both_backends!(
     each_area_is_classified_against_its_named_reference,
@@ -652,7 +653,7 @@ async fn a_retired_programme_goal_rule_pays_nothing_more(app: TestApp) {
 async fn health_staff_see_only_the_consented_areas_and_each_read_is_logged(app: TestApp) {
     let ops = admin(&app).await;
     let acme = new_org(&app, &ops, "ACME").await;
-    let nurse = staff(&app, &ops, &acme, "nurse@acme.example.jp", "health_staff").await;
+    let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let taro = app.register("taro@example.jp").await;
     enrol(&app, &acme, &taro).await;
     let mut items: Vec<Value> = (1..=4).map(|k| bp(days_ago(7 * k), 140 + k, 85)).collect();
@@ -720,7 +721,7 @@ async fn health_staff_see_only_the_consented_areas_and_each_read_is_logged(app: 
 async fn health_staff_see_bmi_and_steps_from_shared_types_with_the_adult_references(app: TestApp) {
     let ops = admin(&app).await;
     let acme = new_org(&app, &ops, "ACME").await;
-    let nurse = staff(&app, &ops, &acme, "nurse@acme.example.jp", "health_staff").await;
+    let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let ume = register_born(&app, "ume@example.jp", "1955-01-01").await;
     enrol(&app, &acme, &ume).await;
     let mut items: Vec<Value> = (1..=5).map(|k| steps(days_ago(k), 7000)).collect();
@@ -778,9 +779,9 @@ async fn staff_insights_need_an_individual_consent_in_force_to_their_own_organis
     let ops = admin(&app).await;
     let acme = new_org(&app, &ops, "ACME").await;
     let kenpo = new_org(&app, &ops, "Kenpo").await;
-    let nurse = staff(&app, &ops, &acme, "nurse@acme.example.jp", "health_staff").await;
-    let analyst = staff(&app, &ops, &acme, "analyst@acme.example.jp", "analyst").await;
-    let kenpo_nurse = staff(&app, &ops, &kenpo, "nurse@kenpo.example.jp", "health_staff").await;
+    let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
+    let analyst = staff(&app, &ops, &acme.id, "analyst@acme.example.jp", "analyst").await;
+    let kenpo_nurse = staff(&app, &ops, &kenpo.id, "nurse@kenpo.example.jp", "health_staff").await;
     let taro = app.register("taro@example.jp").await;
     let hanako = app.register("hanako@example.jp").await;
     for s in [&taro, &hanako] {
@@ -851,7 +852,7 @@ async fn insights_routes_need_measurements_read_a_token_and_well_formed_ids(app:
     }
     let ops = admin(&app).await;
     let acme = new_org(&app, &ops, "ACME").await;
-    let nurse = staff(&app, &ops, &acme, "nurse@acme.example.jp", "health_staff").await;
+    let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let good = uuid::Uuid::now_v7().to_string();
     app.get(&format!("/v1/orgs/{}/members/{}/insights", acme.id, s.user_id), None)
         .await
@@ -1166,73 +1167,10 @@ async fn ledger_sum(app: &TestApp, s: &Session) -> i64 {
     ledger(app, s).await.iter().map(|e| e["delta"].as_i64().unwrap()).sum()
 }
 
-/// An organisation and its `org_admin`.
-struct Org {
-    id: String,
-    admin: Session,
-}
-
-async fn new_org(app: &TestApp, ops: &str, name: &str) -> Org {
-    let r = app
-        .post(
-            "/v1/admin/organizations",
-            Some(ops),
-            json!({"name": name, "kind": "employer"}),
-        )
-        .await;
-    r.expect(201);
-    let id = r.body["id"].as_str().unwrap().to_owned();
-    let email = format!("admin@{}.example.jp", name.to_lowercase());
-    let admin = staff_of(app, ops, &id, &email, "org_admin").await;
-    Org { id, admin }
-}
-
-/// Registers `email` and gives it `role` in `org`.
-async fn staff(app: &TestApp, ops: &str, org: &Org, email: &str, role: &str) -> Session {
-    staff_of(app, ops, &org.id, email, role).await
-}
-
-async fn staff_of(app: &TestApp, ops: &str, org_id: &str, email: &str, role: &str) -> Session {
-    let s = app.register(email).await;
-    app.post(
-        &format!("/v1/admin/organizations/{org_id}/staff"),
-        Some(ops),
-        json!({"email": email, "role": role}),
-    )
-    .await
-    .expect(201);
-    s
-}
-
-/// Makes `s` a member of `org` with a fresh enrollment code.
-async fn enrol(app: &TestApp, org: &Org, s: &Session) {
-    let code = app
-        .post(
-            &format!("/v1/orgs/{}/enrollment-codes", org.id),
-            Some(&org.admin.access),
-            json!({}),
-        )
-        .await;
-    code.expect(201);
-    app.post(
-        "/v1/me/memberships",
-        Some(&s.access),
-        json!({"enrollment_code": code.body["code"]}),
-    )
-    .await
-    .expect(201);
-}
-
+/// A consent of `s` to `org` for `types` at `access`, for workplace health guidance.
 async fn give(app: &TestApp, s: &Session, org: &Org, types: &[&str], access: &str) -> Value {
-    let r = app
-        .post(
-            "/v1/me/consents",
-            Some(&s.access),
-            json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE}),
-        )
-        .await;
-    r.expect(201);
-    r.body.clone()
+    let body = json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE});
+    sharing::give(app, s, body).await
 }
 
 async fn member_insights(app: &TestApp, reader: &Session, org: &str, user: &str) -> Resp {

@@ -49,10 +49,10 @@ both_backends!(
 const PURPOSE: &str = "Follow-up by the occupational health nurse";
 
 /// An organisation with its `org_admin`.
-struct Org {
-    id: String,
-    name: String,
-    admin: Session,
+pub(crate) struct Org {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) admin: Session,
 }
 
 async fn create_org(app: &TestApp, ops: &str, body: Value) -> Value {
@@ -62,7 +62,7 @@ async fn create_org(app: &TestApp, ops: &str, body: Value) -> Value {
 }
 
 /// Registers `email` and gives it `role` in `org`.
-async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> Session {
+pub(crate) async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> Session {
     let s = app.register(email).await;
     let r = app
         .post(
@@ -77,7 +77,7 @@ async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> 
 }
 
 /// A new employer named `name`, with an `org_admin` registered as `admin@<slug>.example.jp`.
-async fn new_org(app: &TestApp, ops: &str, name: &str) -> Org {
+pub(crate) async fn new_org(app: &TestApp, ops: &str, name: &str) -> Org {
     let body = create_org(app, ops, json!({"name": name, "kind": "employer"})).await;
     let id = body["id"].as_str().unwrap().to_owned();
     let slug: String = name
@@ -114,7 +114,7 @@ async fn join(app: &TestApp, s: &Session, code: &str) -> Resp {
 }
 
 /// Makes `s` a member of `org` with a fresh code; returns the membership id.
-async fn enrol(app: &TestApp, org: &Org, s: &Session) -> String {
+pub(crate) async fn enrol(app: &TestApp, org: &Org, s: &Session) -> String {
     let code = new_code(app, org, json!({})).await;
     let r = join(app, s, &code).await;
     r.expect(201);
@@ -141,7 +141,7 @@ fn consent_body(org: &str, types: &[&str], access: &str) -> Value {
     json!({"organization_id": org, "measurement_types": types, "access": access, "purpose": PURPOSE})
 }
 
-async fn give(app: &TestApp, s: &Session, body: Value) -> Value {
+pub(crate) async fn give(app: &TestApp, s: &Session, body: Value) -> Value {
     let r = app.post("/v1/me/consents", Some(&s.access), body).await;
     r.expect(201);
     r.body.clone()
