@@ -5,7 +5,7 @@
 #   bash bench/aggregates.sh                                  # full run (about 15 minutes)
 #   RESIDENTS=10000 MILLIONS=1 RUNS=3 bash bench/aggregates.sh  # quick
 # Creates its own database and drops it afterwards (KEEP_DB=1 keeps it, for EXPLAIN; its name is
-# printed).
+# printed). REUSE_DB=<name> times a kept database again as it is (another build, the same data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RESIDENTS=${RESIDENTS:-100000}
@@ -14,8 +14,15 @@ RUNS=${RUNS:-7}
 PG=${KARADA_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet --example aggregate_load
-db="karada_bench_agg_$$"
-psql "$PG/postgres" -qc "CREATE DATABASE $db"
+reuse=()
+if [ -n "${REUSE_DB:-}" ]; then
+  db=$REUSE_DB
+  reuse=(--reuse)
+  KEEP_DB=1
+else
+  db="karada_bench_agg_$$"
+  psql "$PG/postgres" -qc "CREATE DATABASE $db"
+fi
 if [ "${KEEP_DB:-0}" = 1 ]; then
   echo "database kept: $PG/$db"
 else
@@ -23,4 +30,4 @@ else
 fi
 echo "## grouped aggregate ($(date -u +%FT%TZ), $(nproc) cores shared)"
 "$target/release/examples/aggregate_load" --database-url "$PG/$db" --residents "$RESIDENTS" \
-  --millions "$MILLIONS" --runs "$RUNS"
+  --millions "$MILLIONS" --runs "$RUNS" "${reuse[@]}"

@@ -151,6 +151,7 @@ start_server() { # backend database_url
         KARADA_JWT_SECRET="bench-secret-0123456789abcdef0123456789abcdef" \
         KARADA_LOGIN_BURST_PER_ACCOUNT=100000 \
         KARADA_LOGIN_BURST_PER_ADDRESS=100000 \
+        KARADA_REGISTER_BURST_PER_ADDRESS=100000 \
         "$BIN" serve --bind "127.0.0.1:$PORT" >"$RESULTS_DIR/server-$backend.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 300); do

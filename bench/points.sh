@@ -23,7 +23,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 base="http://127.0.0.1:$port"
 log=$(mktemp)
 DATABASE_URL="$url" KARADA_JWT_SECRET="bench-secret-bench-secret-bench-secret" KARADA_LOG=warn \
-  KARADA_LOGIN_BURST_PER_ADDRESS=100000 KARADA_LOGIN_BURST_PER_ACCOUNT=100000 \
+  KARADA_LOGIN_BURST_PER_ADDRESS=100000 KARADA_LOGIN_BURST_PER_ACCOUNT=100000 KARADA_REGISTER_BURST_PER_ADDRESS=100000 \
   "$target/release/karada" serve --bind "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
 cleanup() {

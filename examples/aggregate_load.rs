@@ -8,7 +8,15 @@
 //! `--runs` times each:
 //! - **rollup**: the service's own aggregate (`aggregates::query::run`: one type, one year, age
 //!   band × sex, count/mean/stddev), and the same with p10/p50/p90 added;
-//! - **raw**: the same answer computed from the measurement rows (the approach without a rollup).
+//! - **raw**: the same answer computed from the measurement rows (the approach without a rollup);
+//! - **release**: the whole release an analyst's request makes (`usecases::release::aggregate`:
+//!   policy, budget lock and charge, the answer, the stored release and the audit row) with the
+//!   organisation in `exact` mode and in the default `differential_privacy` mode, count/mean/stddev
+//!   by age band × sex. Each private release names a slightly different epsilon, so none is answered
+//!   from an earlier stored release: every one is computed and noised.
+//!
+//! `--reuse` measures a database an earlier run kept (`KEEP_DB=1`) as it is, without loading
+//! anything: the same data timed by another build.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Instant;
@@ -18,6 +26,9 @@ use diesel::prelude::*;
 use karada::aggregates::query::{self, Dim, Request, Stat};
 use karada::db::{DbConn, DbUrl, Id, Ts};
 use karada::measurements::catalogue;
+use karada::privacy::Mode;
+use karada::privacy::policy::{self, Policy};
+use karada::usecases::release::{self, Asker};
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -62,12 +73,25 @@ fn main() {
     let runs: usize = arg("--runs", "7").parse().unwrap();
     let mut conn = DbUrl::parse(&url).unwrap().connect().unwrap();
     karada::db::run_migrations(&mut conn).unwrap();
-    let org = Id::new();
+    let reuse = std::env::args().any(|a| a == "--reuse");
+    let org = if reuse {
+        let DbConn::Pg(c) = &mut conn else { unreachable!() };
+        use karada::db::schema::organizations;
+        organizations::table
+            .filter(organizations::name.eq("Bench Insurer"))
+            .select(organizations::id)
+            .first::<Id>(c)
+            .unwrap()
+    } else {
+        Id::new()
+    };
     let t = Instant::now();
-    exec(
-        &mut conn,
-        &format!(
-            "INSERT INTO organizations VALUES ('{org}', 'Bench Insurer', 'insurer', 10, 0, now(), now());
+    if !reuse {
+        exec(
+            &mut conn,
+            &format!(
+                "INSERT INTO organizations (id, name, kind, privacy_budget, privacy_mode, created_at, updated_at)
+               VALUES ('{org}', 'Bench Insurer', 'insurer', 1000, 'exact', now(), now());
              INSERT INTO users (id, email, password_hash, birth_date, sex, timezone, role, created_at, updated_at)
                SELECT gen_random_uuid(), 'r' || i || '@bench', 'x', DATE '1945-01-01' + (i * 7919 % 20000),
                       CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'Asia/Tokyo', 'resident', now(), now()
@@ -75,14 +99,15 @@ fn main() {
              INSERT INTO memberships (id, user_id, organization_id, joined_at)
                SELECT gen_random_uuid(), id, '{org}', now() FROM users;
              INSERT INTO consents (id, receipt_id, user_id, organization_id, membership_id, include_points, access,
-                                   purpose, created_at)
+                                   purpose, created_at, data_from, include_notes)
                SELECT gen_random_uuid(), gen_random_uuid(), m.user_id, m.organization_id, m.id, false, 'aggregate',
-                      'bench', now()
+                      'bench', now(), DATE '2000-01-01', false
                FROM memberships m WHERE hashtext(m.user_id::text) % 2 = 0;
              INSERT INTO consent_types SELECT id, 'body_weight' FROM consents;
              ANALYZE;"
-        ),
-    );
+            ),
+        );
+    }
     let users: Vec<uuid::Uuid> = {
         let DbConn::Pg(c) = &mut conn else { unreachable!() };
         karada::db::schema::users::table
@@ -114,22 +139,53 @@ fn main() {
         stats: vec![Stat::Count, Stat::Mean, Stat::Stddev, Stat::P10, Stat::P50, Stat::P90],
         ..base.clone()
     };
+    let analyst = Id(users[0]);
+    let asker = Asker {
+        organization_id: org,
+        actor: analyst,
+        k_min: 10,
+    };
+    let set_mode = |conn: &mut DbConn, mode: Mode| {
+        let policy = Policy {
+            mode,
+            epsilon_per_year: 1000.0,
+        };
+        karada::db::transaction(conn, |c| {
+            policy::set(c, org, analyst, policy, Some("benchmark".to_owned()))
+        })
+        .unwrap();
+    };
+    // Epsilons no earlier run used (a reused database keeps its stored releases).
+    let mut epsilon_step = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros() * 1000);
     println!(
         "| rows covered | monthly rollup rows | yearly rollup rows | p50 rollup (ms) | p50 rollup + percentiles (ms) \
-         | p50 raw rows (ms) | raw ÷ rollup |"
+         | p50 raw rows (ms) | raw ÷ rollup | p50 exact release (ms) | p50 private release (ms) | private ÷ exact |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut loaded = 0_i64;
+    let steps = if reuse {
+        let DbConn::Pg(c) = &mut conn else { unreachable!() };
+        let n: i64 = karada::db::schema::measurements::table.count().get_result(c).unwrap();
+        loaded = n;
+        #[expect(clippy::cast_precision_loss, reason = "a row count")]
+        let millions = n as f64 / 1e6;
+        vec![millions]
+    } else {
+        steps
+    };
     for millions in steps {
         let target = (millions * 1e6) as i64;
         let per_user = (target - loaded) / residents;
         // Each resident gets `per_user` more days in 2025 (day numbers continue from what exists).
         let first_day = loaded / residents;
         let t = Instant::now();
-        exec(
-            &mut conn,
-            &format!(
-                "INSERT INTO measurements (id, user_id, kind, effective_at, local_date, daily_key, fields, source,
+        if !reuse {
+            exec(
+                &mut conn,
+                &format!(
+                    "INSERT INTO measurements (id, user_id, kind, effective_at, local_date, daily_key, fields, source,
                                            client_ref, modality, note, created_at, updated_at)
                  SELECT gen_random_uuid(), u.id, 'body_weight', d + TIME '07:00', d, NULL,
                         jsonb_build_object('kg', round((45 + (hashtext(u.id::text) & 63) + random() * 3)::numeric, 1)),
@@ -163,18 +219,19 @@ fn main() {
                      ON y.user_id = b.user_id AND y.kind = b.kind AND y.field = b.field
                     AND y.year = date_trunc('year', b.month)::date AND y.age_band = b.age_band
                    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
-            ),
-        );
-        for table in [
-            "measurements",
-            "measurement_rollups",
-            "measurement_rollup_buckets",
-            "measurement_rollup_years",
-            "measurement_rollup_year_buckets",
-        ] {
-            exec(&mut conn, &format!("VACUUM ANALYZE {table}"));
+                ),
+            );
+            for table in [
+                "measurements",
+                "measurement_rollups",
+                "measurement_rollup_buckets",
+                "measurement_rollup_years",
+                "measurement_rollup_year_buckets",
+            ] {
+                exec(&mut conn, &format!("VACUUM ANALYZE {table}"));
+            }
+            loaded += per_user * residents;
         }
-        loaded += per_user * residents;
         let load_s = t.elapsed().as_secs_f64();
         let (rollup_rows, year_rows): (i64, i64) = {
             let DbConn::Pg(c) = &mut conn else { unreachable!() };
@@ -190,8 +247,19 @@ fn main() {
             )
         };
         let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut exact, mut private) = (Vec::new(), Vec::new());
         let mut groups = 0;
         for _ in 0..runs {
+            set_mode(&mut conn, Mode::Exact);
+            let t = Instant::now();
+            release::aggregate(&mut conn, asker, base.clone(), None, serde_json::json!({})).unwrap();
+            exact.push(t.elapsed().as_secs_f64() * 1e3);
+            set_mode(&mut conn, Mode::DifferentialPrivacy);
+            epsilon_step += 1;
+            let epsilon = 0.5 + f64::from(epsilon_step) * 1e-10;
+            let t = Instant::now();
+            release::aggregate(&mut conn, asker, base.clone(), Some(epsilon), serde_json::json!({})).unwrap();
+            private.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
             let ans = karada::db::transaction(&mut conn, |c| {
                 query::snapshot(c)?;
@@ -215,10 +283,12 @@ fn main() {
             r.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let (pa, pb, pr) = (p50(a), p50(b), p50(r));
+        let (pe, pp) = (p50(exact), p50(private));
         println!(
-            "| {loaded} | {rollup_rows} | {year_rows} | {pa:.0} | {pb:.0} | {pr:.0} | {:.1}× |   (load {load_s:.0} s, \
-             {groups} groups)",
-            pr / pa
+            "| {loaded} | {rollup_rows} | {year_rows} | {pa:.0} | {pb:.0} | {pr:.0} | {:.1}× | {pe:.0} | {pp:.0} | \
+             {:.2}× |   (load {load_s:.0} s, {groups} groups)",
+            pr / pa,
+            pp / pe
         );
     }
 }

@@ -4,7 +4,10 @@
 //! `ingest` mode, in one run against one PostgreSQL database:
 //! 1. raw: the same rows straight into `measurements` with multi-row INSERTs of 500 from 4 threads;
 //! 2. the HTTP batch API, 1,000 items per request, from 4 and from 8 clients;
-//! 3. single `POST /v1/measurements` from 32 clients.
+//! 3. single `POST /v1/measurements` from 32 clients;
+//! 4. the database's own limits on the same table, right after: `COPY` of the same rows from 2
+//!    streams (what the batch path is compared with), and a single-row INSERT-and-COMMIT loop
+//!    from 32 connections (what single uploads are compared with).
 //!
 //! `read` mode: p50/p99 of `GET /v1/measurements?type=steps&limit=50` from 32 clients over a
 //! population made by `karada demo-data`, next to `GET /healthz` at the same concurrency.
@@ -70,40 +73,70 @@ fn item(phase: &str, k: usize) -> Value {
            "source": "load", "client_ref": format!("{phase}-{k}")})
 }
 
+/// A measurements row as the raw phases write it: the k-th item of `phase` for resident `r`.
+#[derive(Insertable)]
+#[diesel(table_name = measurements)]
+#[diesel(treat_none_as_default_value = false)]
+struct Row {
+    id: Id,
+    user_id: Id,
+    kind: String,
+    effective_at: Ts,
+    local_date: NaiveDate,
+    daily_key: Option<NaiveDate>,
+    fields: Json,
+    source: String,
+    client_ref: Option<String>,
+    modality: String,
+    note: Option<String>,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+fn row(residents: &[Resident], r: usize, k: usize, phase: &str) -> Row {
+    let v = item(phase, k);
+    let at: chrono::DateTime<Utc> = v["effective_at"].as_str().unwrap().parse().unwrap();
+    let now = Ts::now();
+    Row {
+        id: Id::new(),
+        user_id: Id(residents[r].id),
+        kind: "heart_rate".to_owned(),
+        effective_at: Ts::from(at),
+        local_date: Utc::now().date_naive(),
+        daily_key: None,
+        fields: Json(v["values"].clone()),
+        source: "load".to_owned(),
+        client_ref: Some(v["client_ref"].as_str().unwrap().to_owned()),
+        modality: "sensed".to_owned(),
+        note: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Chunks of `size` rows per resident: (resident, first k).
+fn chunks(residents: usize, per: usize, size: usize) -> Vec<(usize, usize)> {
+    (0..residents)
+        .flat_map(|r| (0..per).step_by(size).map(move |k| (r, k)))
+        .collect()
+}
+
+fn connections(db_url: &str, n: usize) -> Vec<Mutex<PgConnection>> {
+    (0..n)
+        .map(|_| Mutex::new(PgConnection::establish(db_url).expect("connect")))
+        .collect()
+}
+
+/// Multi-row INSERTs of 500 from 4 connections.
 fn raw_insert(db_url: &str, residents: &[Resident], rows: usize) -> f64 {
     let per = rows / residents.len();
-    let today = Utc::now().date_naive();
-    let chunks: Vec<(usize, usize)> = (0..residents.len())
-        .flat_map(|r| (0..per).step_by(500).map(move |k| (r, k)))
-        .collect();
-    let conns: Vec<Mutex<PgConnection>> = (0..4)
-        .map(|_| Mutex::new(PgConnection::establish(db_url).expect("connect")))
-        .collect();
+    let chunks = chunks(residents.len(), per, 500);
+    let conns = connections(db_url, 4);
     let slot = AtomicUsize::new(0);
     let (elapsed, _) = run(4, chunks.len(), |i| {
         let (r, k0) = chunks[i];
-        let user = Id(residents[r].id);
-        let now = Ts::now();
-        let batch: Vec<_> = (k0..(k0 + 500).min(per))
-            .map(|k| {
-                let v = item("raw", r * per + k);
-                let at: chrono::DateTime<Utc> = v["effective_at"].as_str().unwrap().parse().unwrap();
-                (
-                    measurements::id.eq(Id::new()),
-                    measurements::user_id.eq(user),
-                    measurements::kind.eq("heart_rate"),
-                    measurements::effective_at.eq(Ts::from(at)),
-                    measurements::local_date.eq(today),
-                    measurements::daily_key.eq(None::<NaiveDate>),
-                    measurements::fields.eq(Json(v["values"].clone())),
-                    measurements::source.eq("load"),
-                    measurements::client_ref.eq(Some(v["client_ref"].as_str().unwrap().to_owned())),
-                    measurements::modality.eq("sensed"),
-                    measurements::note.eq(None::<String>),
-                    measurements::created_at.eq(now),
-                    measurements::updated_at.eq(now),
-                )
-            })
+        let batch: Vec<Row> = (k0..(k0 + 500).min(per))
+            .map(|k| row(residents, r, r * per + k, "raw"))
             .collect();
         let c = slot.fetch_add(1, Ordering::Relaxed) % conns.len();
         let mut conn = conns[c].lock().unwrap();
@@ -114,6 +147,55 @@ fn raw_insert(db_url: &str, residents: &[Resident], rows: usize) -> f64 {
         true
     });
     (per * residents.len()) as f64 / elapsed.as_secs_f64()
+}
+
+/// `COPY … FROM STDIN` (binary) of chunks of 1,000 rows from 2 streams.
+fn copy_in(db_url: &str, residents: &[Resident], rows: usize) -> f64 {
+    let per = rows / residents.len();
+    let chunks = chunks(residents.len(), per, 1000);
+    let conns = connections(db_url, 2);
+    let slot = AtomicUsize::new(0);
+    let (elapsed, _) = run(2, chunks.len(), |i| {
+        let (r, k0) = chunks[i];
+        let batch: Vec<Row> = (k0..(k0 + 1000).min(per))
+            .map(|k| row(residents, r, r * per + k, "copy"))
+            .collect();
+        let c = slot.fetch_add(1, Ordering::Relaxed) % conns.len();
+        let mut conn = conns[c].lock().unwrap();
+        diesel::copy_from(measurements::table)
+            .from_insertable(&batch)
+            .execute(&mut *conn)
+            .expect("copy");
+        true
+    });
+    (per * residents.len()) as f64 / elapsed.as_secs_f64()
+}
+
+/// One row per INSERT, each committed on its own, from 32 connections (one per client).
+fn single_insert(db_url: &str, residents: &[Resident], n: usize) -> (f64, f64, f64) {
+    let conns = connections(db_url, 32);
+    let slot = AtomicUsize::new(0);
+    std::thread_local!(static MINE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) });
+    let (elapsed, lat) = run(32, n, |i| {
+        let c = MINE.with(|m| {
+            m.get().unwrap_or_else(|| {
+                let c = slot.fetch_add(1, Ordering::Relaxed);
+                m.set(Some(c));
+                c
+            })
+        });
+        let one = row(residents, i % residents.len(), i, "single-raw");
+        diesel::insert_into(measurements::table)
+            .values(&one)
+            .execute(&mut *conns[c].lock().unwrap())
+            .expect("single insert");
+        true
+    });
+    (
+        n as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+    )
 }
 
 fn batch_api(base: &str, residents: &[Resident], rows: usize, clients: usize, phase: &str) -> (f64, f64, f64) {
@@ -171,8 +253,10 @@ fn ingest(base: &str, db_url: &str) {
     );
     let raw = raw_insert(db_url, &residents, rows);
     println!("| (1) raw multi-row INSERT of 500, 4 threads | {raw:.0} rows/s | 1.00 |");
+    let mut batch_rates = Vec::new();
     for clients in [4, 8] {
         let (rate, p50, p99) = batch_api(base, &residents, rows, clients, &format!("batch{clients}"));
+        batch_rates.push((clients, rate));
         println!(
             "| (2) HTTP batch of 1,000, {clients} clients | {rate:.0} rows/s | {:.2} | p50 {p50:.0} ms, p99 {p99:.0} ms per request |",
             rate / raw
@@ -183,6 +267,26 @@ fn ingest(base: &str, db_url: &str) {
     println!(
         "| (3) HTTP single POST, 32 clients | {rate:.0} rows/s | {:.2} | p50 {p50:.1} ms, p99 {p99:.1} ms |",
         rate / raw
+    );
+    let copy = copy_in(db_url, &residents, rows);
+    println!(
+        "| (4) COPY FROM STDIN (binary) of 1,000, 2 streams | {copy:.0} rows/s | {:.2} |",
+        copy / raw
+    );
+    for (clients, rate) in batch_rates {
+        println!(
+            "|     HTTP batch of 1,000, {clients} clients ÷ COPY | | **{:.2}** |",
+            rate / copy
+        );
+    }
+    let (single_raw, p50, p99) = single_insert(db_url, &residents, n);
+    println!(
+        "| (5) raw single-row INSERT, autocommit, 32 connections | {single_raw:.0} rows/s | {:.2} | p50 {p50:.1} ms, p99 {p99:.1} ms |",
+        single_raw / raw
+    );
+    println!(
+        "|     HTTP single POST ÷ raw single-row INSERT | | **{:.2}** |",
+        rate / single_raw
     );
 }
 

@@ -50,10 +50,42 @@ pub struct ServeArgs {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "KARADA_WORKERS", default_value_t = 0)]
     pub workers: usize,
-    /// Login attempts one account may make in a burst before 429 (refilled one per 12 s).
+    /// Login attempts at one account from one client address in a burst before 429 (refilled one
+    /// per 12 s); password checks of a signed-in account share the same size of budget.
     #[arg(long, env = "KARADA_LOGIN_BURST_PER_ACCOUNT", default_value_t = 5)]
     pub login_burst_per_account: u32,
-    /// Login and pairing attempts one client address may make in a burst before 429 (refilled one per second).
+    /// Login attempts at one account from all addresses together in a burst before 429 (refilled
+    /// one per 6 s: faster than one address may spend it, so one address cannot lock the owner out).
+    #[arg(long, env = "KARADA_LOGIN_BURST_PER_ACCOUNT_TOTAL", default_value_t = 50)]
+    pub login_burst_per_account_total: u32,
+    /// Login attempts one client address may make in a burst before 429 (refilled one per second).
     #[arg(long, env = "KARADA_LOGIN_BURST_PER_ADDRESS", default_value_t = 30)]
     pub login_burst_per_address: u32,
+    /// Registrations one client address may make in a burst before 429 (refilled one per 30 s).
+    #[arg(long, env = "KARADA_REGISTER_BURST_PER_ADDRESS", default_value_t = 20)]
+    pub register_burst_per_address: u32,
+    /// Wrong enrollment, check-in or pairing codes (or app credentials) one client address may
+    /// send to one route in a burst before 429 (refilled one per 6 s); right ones cost nothing.
+    #[arg(long, env = "KARADA_GUESS_BURST_PER_ADDRESS", default_value_t = 10)]
+    pub guess_burst_per_address: u32,
+    /// Bearer token a Prometheus scraper must send to `GET /metrics`; unset, the route answers 404.
+    #[arg(long, env = "KARADA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Exports one account may have in flight (429 beyond).
+    #[arg(long, env = "KARADA_EXPORTS_PER_ACCOUNT", default_value_t = 2)]
+    pub exports_per_account: usize,
+    /// Directory for export spool files (default: the system's temporary directory).
+    #[arg(long, env = "KARADA_EXPORT_SPOOL_DIR")]
+    pub export_spool_dir: Option<std::path::PathBuf>,
+    /// Largest export in bytes (507 beyond).
+    #[arg(long, env = "KARADA_EXPORT_MAX_BYTES", default_value_t = 4 << 30)]
+    pub export_max_bytes: u64,
+    /// Authenticated requests one account may have in flight, each holding at most one database
+    /// connection (0: half the pool); more wait up to the database timeout, then 429.
+    #[arg(long, env = "KARADA_REQUESTS_PER_ACCOUNT", default_value_t = 0)]
+    pub requests_per_account: usize,
+    /// Seconds a connection may leave data unacknowledged (a client that stopped reading) before
+    /// the server cuts it off (Linux: TCP_USER_TIMEOUT).
+    #[arg(long, env = "KARADA_STALLED_CLIENT_TIMEOUT_SECS", default_value_t = 60)]
+    pub stalled_client_timeout_secs: u64,
 }

@@ -13,7 +13,7 @@ use crate::accounts::tokens::Modality;
 use crate::accounts::{self, NewUser, Role, Sex};
 use crate::db::{DbUrl, Id, Ts};
 use crate::error::{AppError, AppResult};
-use crate::measurements::{self, ItemResult, MeasurementInput, Uploader};
+use crate::measurements::{ItemResult, MeasurementInput, Uploader};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -168,17 +168,20 @@ pub fn generate(url: &DbUrl, plan: &Plan) -> AppResult<Generated> {
                             user_id: user.id,
                             modality: Modality::Sensed,
                             default_source: "kiosk".to_owned(),
-                            timezone: chrono_tz::Asia::Tokyo,
+                            timezone: crate::calendar::DEFAULT_TIMEZONE,
                             birth_date: user.birth_date,
                             sex: user.sex.clone(),
+                            since: user.created_at,
                         };
-                        let recorded =
-                            measurements::record(&mut conn, &uploader, items.into_iter().map(Ok).collect(), |_| {
-                                String::new()
-                            })?;
+                        let recorded = crate::usecases::upload::record(
+                            &mut conn,
+                            &uploader,
+                            items.into_iter().map(Ok).collect(),
+                            |_| String::new(),
+                        )?;
                         let written = recorded
                             .iter()
-                            .filter(|r| matches!(r, ItemResult::Done(o) if o.wrote()))
+                            .filter(|r| matches!(r, ItemResult::Done(o) if o.written().is_some()))
                             .count();
                         if let Some(ItemResult::Invalid(e)) =
                             recorded.iter().find(|r| matches!(r, ItemResult::Invalid(_)))
@@ -220,7 +223,7 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let ctx = Context {
             now: "2026-11-24T12:00:00Z".parse().unwrap(),
-            tz: chrono_tz::Asia::Tokyo,
+            tz: crate::calendar::DEFAULT_TIMEZONE,
             default_source: "kiosk".into(),
         };
         for i in 0..plan.residents {

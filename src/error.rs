@@ -41,6 +41,10 @@ pub enum AppError {
     /// 401: no credentials, or credentials that are invalid, expired or revoked.
     #[error("unauthorized")]
     Unauthorized,
+    /// 401 for a registered app's client credentials (HTTP Basic) that are missing where required,
+    /// malformed, unknown or wrong.
+    #[error("client unauthorized")]
+    ClientUnauthorized,
     /// 403: authenticated, but not allowed to do this.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -55,10 +59,10 @@ pub enum AppError {
     Conflict(String),
     /// 409 with its own problem type, so clients can tell e.g. `insufficient-points` from
     /// `lottery-closed` without parsing the detail.
-    #[error("{slug}: {detail}")]
+    #[error("{}: {detail}", refusal.slug())]
     StateConflict {
-        /// Problem type slug.
-        slug: &'static str,
+        /// Which state refused the request (its problem type).
+        refusal: Refusal,
         /// Explanation safe to show.
         detail: String,
     },
@@ -77,12 +81,60 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// 507: the answer could not be stored for sending (an export over the spool's limit, or no
+    /// disk space left).
+    #[error("insufficient storage: {0}")]
+    InsufficientStorage(String),
     /// 503: the database cannot be reached or the pool is exhausted.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// 500: a bug or an unexpected failure. Logged; never shown to the client.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The states that refuse a request with a 409 of their own problem type
+/// (`{PROBLEM_TYPE_PREFIX}{slug}`): every such type the API has, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The balance does not cover the tickets.
+    InsufficientPoints,
+    /// The lottery no longer takes entries.
+    LotteryClosed,
+    /// The lottery has been drawn; it is kept as drawn.
+    AlreadyDrawn,
+    /// Residents have spent points on the lottery; it can only be closed and drawn.
+    LotteryHasEntries,
+    /// Check-in is open only during the event.
+    EventNotOpen,
+    /// The last operator account cannot be erased.
+    LastOperator,
+    /// A programme with this id exists.
+    ProgrammeExists,
+    /// Residents have been members of the organisation; it is kept with their history.
+    OrganizationHasMembers,
+    /// A programme names the organisation.
+    OrganizationSponsorsProgramme,
+    /// The organisation's privacy budget for the year cannot cover the request.
+    PrivacyBudgetExhausted,
+}
+
+impl Refusal {
+    /// The problem type's last path segment, as documented in `openapi.yaml`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Refusal::InsufficientPoints => "insufficient-points",
+            Refusal::LotteryClosed => "lottery-closed",
+            Refusal::AlreadyDrawn => "already-drawn",
+            Refusal::LotteryHasEntries => "lottery-has-entries",
+            Refusal::EventNotOpen => "event-not-open",
+            Refusal::LastOperator => "last-operator",
+            Refusal::ProgrammeExists => "programme-exists",
+            Refusal::OrganizationHasMembers => "organization-has-members",
+            Refusal::OrganizationSponsorsProgramme => "organization-sponsors-programme",
+            Refusal::PrivacyBudgetExhausted => "privacy-budget-exhausted",
+        }
+    }
 }
 
 impl AppError {
@@ -100,15 +152,17 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => ("bad-request", "Bad request"),
             AppError::Unauthorized => ("unauthorized", "Unauthorized"),
+            AppError::ClientUnauthorized => ("client-unauthorized", "Unauthorized"),
             AppError::Forbidden(_) => ("forbidden", "Forbidden"),
             AppError::NotFound => ("not-found", "Not found"),
             AppError::NoRoute => ("no-route", "No such route"),
             AppError::Conflict(_) => ("conflict", "Conflict"),
-            AppError::StateConflict { slug, .. } => (slug, "Conflict"),
+            AppError::StateConflict { refusal, .. } => (refusal.slug(), "Conflict"),
             AppError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
             AppError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             AppError::Validation(_) => ("validation", "Validation failed"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            AppError::InsufficientStorage(_) => ("insufficient-storage", "Insufficient storage"),
             AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
             AppError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -119,6 +173,9 @@ impl AppError {
             AppError::BadRequest(d) | AppError::Conflict(d) | AppError::StateConflict { detail: d, .. } => d.clone(),
             AppError::Forbidden(d) => (*d).to_owned(),
             AppError::Unauthorized => "missing, invalid, expired or revoked credentials".to_owned(),
+            AppError::ClientUnauthorized => {
+                "missing, malformed or wrong client credentials (HTTP Basic client_id:client_secret)".to_owned()
+            }
             AppError::NotFound => "the resource does not exist".to_owned(),
             AppError::NoRoute => "no route serves this method and path".to_owned(),
             AppError::PayloadTooLarge => "the request body exceeds the size limit".to_owned(),
@@ -126,6 +183,9 @@ impl AppError {
             AppError::Validation(_) => "one or more fields are invalid".to_owned(),
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("too many attempts; retry after {retry_after_secs} seconds")
+            }
+            AppError::InsufficientStorage(_) => {
+                "the answer is too large to prepare for sending, or the server is out of disk space".to_owned()
             }
             AppError::Unavailable(_) => "the database is unavailable; retry shortly".to_owned(),
             AppError::Internal(_) => "an unexpected error occurred".to_owned(),
@@ -173,7 +233,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::ClientUnauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Conflict(_) | AppError::StateConflict { .. } => StatusCode::CONFLICT,
@@ -181,6 +241,7 @@ impl ResponseError for AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -189,6 +250,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         match self {
             AppError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            AppError::InsufficientStorage(cause) => tracing::warn!(%cause, "answer not spooled"),
             AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
             _ => {}
         }
@@ -206,6 +268,12 @@ impl ResponseError for AppError {
             }
             AppError::Unauthorized => {
                 resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            AppError::ClientUnauthorized => {
+                resp.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"karada\""),
+                ));
             }
             _ => {}
         }

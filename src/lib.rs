@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod aggregates;
+pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -15,5 +16,7 @@ pub mod import;
 pub mod insights;
 pub mod measurements;
 pub mod points;
+pub mod privacy;
 pub mod sharing;
 pub mod telemetry;
+pub mod usecases;

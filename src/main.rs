@@ -9,7 +9,8 @@ use karada::accounts::password::{self, Password};
 use karada::accounts::{self, NewUser, Role, Sex};
 use karada::config::{DbArgs, ServeArgs};
 use karada::db::{self, Id, Ts};
-use karada::http::{self, AppState, Settings, throttle::Throttle};
+use karada::http::throttle::{Limits, Throttle};
+use karada::http::{self, AppState, Settings};
 
 #[derive(Parser)]
 #[command(name = "karada", version, about = "Karada personal health record service")]
@@ -159,8 +160,20 @@ fn serve(db_args: &DbArgs, args: ServeArgs) -> CliResult {
     let settings = Settings {
         body_limit: args.body_limit,
         k_min: args.k_min,
+        metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        exports_per_account: args.exports_per_account,
+        export_spool_dir: args.export_spool_dir.clone(),
+        export_max_bytes: args.export_max_bytes,
+        requests_per_account: (args.requests_per_account > 0).then_some(args.requests_per_account),
+        request_wait: std::time::Duration::from_millis(args.db_timeout_ms),
     };
-    let throttle = Throttle::new(args.login_burst_per_account, args.login_burst_per_address);
+    let throttle = Throttle::with_limits(Limits {
+        login_per_account: args.login_burst_per_account,
+        login_per_account_total: args.login_burst_per_account_total,
+        login_per_address: args.login_burst_per_address,
+        registrations_per_address: args.register_burst_per_address,
+        guesses_per_address: args.guess_burst_per_address,
+    });
     let state = AppState::new(
         pool,
         karada::accounts::tokens::JwtKeys::new(&secret),
@@ -172,9 +185,12 @@ fn serve(db_args: &DbArgs, args: ServeArgs) -> CliResult {
     password::warm_up();
     let bind = args.bind.clone();
     let workers = args.workers;
+    let stalled = std::time::Duration::from_secs(args.stalled_client_timeout_secs.max(1));
     let blocking_threads = (args.pool_size as usize + 4).max(8);
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || http::app(state.clone()))
+            // A client that stops reading must not hold its answer (and what it holds) forever.
+            .on_connect(move |conn, _| cut_off_when_stalled(conn, stalled))
             // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to 30 s.
             .shutdown_timeout(30);
         if workers > 0 {
@@ -189,6 +205,22 @@ fn serve(db_args: &DbArgs, args: ServeArgs) -> CliResult {
         tracing::info!(%bind, "listening");
         server.run().await.map_err(|e| e.to_string())
     })
+}
+
+/// Makes the kernel close a connection whose sent data stays unacknowledged for `after` — which is
+/// what happens when the client stops reading (its receive window stays shut). The dispatcher then
+/// fails its next write and drops the answer, freeing what it held (an export's slot and spool
+/// file). Linux only (`TCP_USER_TIMEOUT`); elsewhere a stalled client is left to the operating
+/// system's own retransmission timeout.
+fn cut_off_when_stalled(conn: &dyn std::any::Any, after: std::time::Duration) {
+    #[cfg(target_os = "linux")]
+    if let Some(stream) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Err(e) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(after))
+    {
+        tracing::warn!(error = %e, "cannot set TCP_USER_TIMEOUT on a connection");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (conn, after);
 }
 
 fn create_user(db_args: &DbArgs, email: &str, role: &str, birth_date: Option<&str>) -> CliResult {

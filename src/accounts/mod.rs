@@ -2,6 +2,7 @@
 //! Sessions, refresh tokens, app tokens and pairing codes live in [`tokens`]; erasing an account
 //! and everything about its person in [`erasure`].
 
+pub mod apps;
 pub mod erasure;
 pub mod password;
 pub mod tokens;
@@ -16,7 +17,7 @@ use crate::db::{DbConn, Id, Ts};
 use crate::error::FieldError;
 
 /// Timezone of a resident who does not name one.
-pub const DEFAULT_TIMEZONE: &str = "Asia/Tokyo";
+pub const DEFAULT_TIMEZONE: &str = crate::calendar::DEFAULT_TIMEZONE_NAME;
 
 /// The account-level role. Organisation staff roles are per organisation and are not account roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -62,6 +63,9 @@ pub enum Sex {
 }
 
 impl Sex {
+    /// Every value, in order: the public domain of a grouping by sex.
+    pub const ALL: [Sex; 4] = [Sex::Female, Sex::Male, Sex::Other, Sex::Unknown];
+
     /// The stored and serialised name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,13 +231,6 @@ pub fn parse_sex(raw: &str, errors: &mut Vec<FieldError>) -> Option<Sex> {
         errors.push(FieldError::new("sex", "must be one of female, male, other, unknown"));
     }
     sex
-}
-
-/// The resident's local today in their IANA `timezone` (Asia/Tokyo if it does not parse, which
-/// validation does not let happen).
-pub fn local_today(timezone: &str) -> chrono::NaiveDate {
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::Asia::Tokyo);
-    chrono::Utc::now().with_timezone(&tz).date_naive()
 }
 
 /// Checks an IANA timezone name.

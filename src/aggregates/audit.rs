@@ -56,3 +56,11 @@ pub fn list(
     }
     q.load(conn)
 }
+
+/// Forgets `user` as the one who ran recorded queries (an erased analyst): the records stay.
+pub fn forget_actor(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+    diesel::update(aggregate_log::table.filter(aggregate_log::actor_id.eq(user)))
+        .set(aggregate_log::actor_id.eq(None::<Id>))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,16 +1,25 @@
-//! Aggregates: k-anonymous statistics over the consenting members of an organisation.
+//! Aggregates: statistics over the consenting members of an organisation, from the per-resident
+//! monthly [`rollup`], only ever of the data their consents share (the types covered, from each
+//! consent's first day).
 //!
-//! Answers are built from atomic cells — calendar month × 10-year age band × sex — summed from the
-//! per-resident monthly [`rollup`]. A cell with fewer than `k_min` distinct people is dropped
-//! before anything is combined, so every published figure is a combination of cells that each
-//! hold at least `k_min` people, and no difference of two answers can isolate a suppressed cell.
-//! Date ranges are widened to whole months for the same reason: a partial month would be a cell
-//! of its own.
+//! Two ways to answer, chosen by the organisation's privacy policy (see `crate::privacy`):
+//!
+//! * [`private`] (the default): user-level differential privacy — each person one bounded unit,
+//!   Laplace noise on every key of the grouping's public domain, groups published on their noisy
+//!   people count.
+//! * [`query`] (`exact` mode): k-anonymous answers built from atomic cells — calendar month ×
+//!   10-year age band × sex. A cell with fewer than `k_min` distinct people is dropped before
+//!   anything is combined, so every published figure is a combination of cells that each hold at
+//!   least `k_min` people, and no difference of two answers can isolate a suppressed cell.
+//!
+//! Date ranges are widened to whole months in both: a partial month would be a cell of its own.
 
+pub mod answer;
 pub mod audit;
-pub mod privacy;
+pub mod private;
 pub mod program;
 pub mod query;
+pub mod request;
 pub mod rollup;
 pub mod stats;
 

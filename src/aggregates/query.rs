@@ -7,85 +7,11 @@ use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Double, Integer, Nullable, Text};
 
-use super::rollup;
-use super::stats::{self, Sums};
+use super::stats::Sums;
 use crate::db::types::{SqlTs, SqlUuid};
 use crate::db::{DbConn, Id, Ts};
-use crate::measurements::catalogue::{FieldDef, TypeDef};
 
-/// A dimension answers can be grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Dim {
-    /// 10-year age band on the measurement's day.
-    AgeBand,
-    /// Sex.
-    Sex,
-    /// Calendar month.
-    Month,
-}
-
-/// A statistic answers can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stat {
-    /// Number of measurements.
-    Count,
-    /// Mean value.
-    Mean,
-    /// Sample standard deviation.
-    Stddev,
-    /// 10th percentile.
-    P10,
-    /// Median.
-    P50,
-    /// 90th percentile.
-    P90,
-}
-
-/// A checked aggregate request.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Measurement type.
-    pub kind: &'static TypeDef,
-    /// Numeric field of it.
-    pub field: &'static FieldDef,
-    /// First month covered (its first day).
-    pub from: NaiveDate,
-    /// Last month covered (its first day).
-    pub to: NaiveDate,
-    /// Grouping (no repeats).
-    pub group_by: Vec<Dim>,
-    /// Statistics wanted (no repeats).
-    pub stats: Vec<Stat>,
-}
-
-/// A group's key: the values of the grouped dimensions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key {
-    /// Age band, when grouped by it.
-    pub age_band: Option<String>,
-    /// Sex, when grouped by it.
-    pub sex: Option<String>,
-    /// Month (first day), when grouped by it.
-    pub month: Option<NaiveDate>,
-}
-
-/// One published group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Group {
-    /// Distinct people behind it.
-    pub people: i64,
-    /// Sums of the values (of publishable cells only).
-    pub sums: Sums,
-    /// Bucket counts (only when percentiles were asked for).
-    pub hist: BTreeMap<i32, i64>,
-}
-
-/// The answer before statistics: each group published, or suppressed.
-#[derive(Debug, Clone, Default)]
-pub struct Answer {
-    /// Every group with any data, in key order; `None` when no cell of it could be published.
-    pub groups: Vec<(Key, Option<Group>)>,
-}
+pub use super::request::{Answer, Dim, Group, Key, Request, Stat, statistic};
 
 #[derive(QueryableByName, Debug)]
 struct PartRow {
@@ -130,15 +56,21 @@ fn whole_years(req: &Request) -> Option<(NaiveDate, NaiveDate)> {
     (first <= last).then_some((first, last))
 }
 
+/// The whole years as `$3`–`$4` bind them: an empty range when there are none (`from` is the first
+/// of a month, so it has a next day).
+pub(super) fn whole_years_or_none(req: &Request) -> (NaiveDate, NaiveDate) {
+    whole_years(req).unwrap_or((req.from.succ_opt().unwrap_or(NaiveDate::MAX), req.from))
+}
+
 /// The backend's SQL for what the statement needs of a date column.
 #[derive(Debug, Clone, Copy)]
-enum Dialect {
+pub(super) enum Dialect {
     Pg,
     Sqlite,
 }
 
 impl Dialect {
-    fn of(conn: &DbConn) -> Self {
+    pub(super) fn of(conn: &DbConn) -> Self {
         match conn {
             DbConn::Pg(_) => Dialect::Pg,
             DbConn::Sqlite(_) => Dialect::Sqlite,
@@ -146,7 +78,7 @@ impl Dialect {
     }
 
     /// The first day of the column's year.
-    fn year(self, c: &str) -> String {
+    pub(super) fn year(self, c: &str) -> String {
         match self {
             Dialect::Pg => format!("CAST(date_trunc('year', CAST({c} AS TIMESTAMP)) AS DATE)"),
             Dialect::Sqlite => format!("strftime('%Y-01-01', {c})"),
@@ -154,25 +86,128 @@ impl Dialect {
     }
 
     /// The bit of the column's month in a yearly row's mask.
-    fn bit(self, c: &str) -> String {
+    pub(super) fn bit(self, c: &str) -> String {
         match self {
             Dialect::Pg => format!("(CAST(extract(month FROM {c}) AS INTEGER) - 1)"),
             Dialect::Sqlite => format!("(CAST(strftime('%m', {c}) AS INTEGER) - 1)"),
         }
     }
+
+    /// A join to the rows of `table` (as `alias`) that meet `condition`, which refers to columns
+    /// of the rows already in the `FROM` clause: on PostgreSQL a lateral subquery, so that the
+    /// rows are read by index for each outer row (the planner cannot know how few outer rows
+    /// there are); SQLite joins by nested loops anyway.
+    pub(super) fn each_row(self, table: &str, alias: &str, condition: &str) -> String {
+        match self {
+            Dialect::Pg => format!("CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition}) {alias}"),
+            Dialect::Sqlite => format!("JOIN {table} {alias} ON {condition}"),
+        }
+    }
+
+    /// The lower end of an age band column (`40-49` → 40), -1 for `unknown`: age bands order by
+    /// it (their labels do not, across 100).
+    pub(super) fn band_lo(self, c: &str) -> String {
+        match self {
+            Dialect::Pg => {
+                format!("CASE WHEN {c} = 'unknown' THEN -1 ELSE CAST(split_part({c}, '-', 1) AS INTEGER) END")
+            }
+            Dialect::Sqlite => {
+                format!(
+                    "CASE WHEN {c} = 'unknown' THEN -1 ELSE CAST(substr({c}, 1, instr({c}, '-') - 1) AS INTEGER) END"
+                )
+            }
+        }
+    }
+
+    /// The whole part of a non-negative number, as an integer (PostgreSQL's cast would round).
+    pub(super) fn floor(self, x: &str) -> String {
+        match self {
+            Dialect::Pg => format!("CAST(floor({x}) AS INTEGER)"),
+            Dialect::Sqlite => format!("CAST({x} AS INTEGER)"),
+        }
+    }
 }
 
-/// The consenting-members condition on `{t}.user_id`: members with a consent in force to the
-/// organisation (`$7`) at `$8` covering the type (`$1`), at either access level. It is part of
-/// the aggregate statement wherever rollup rows are read by type, so no answer can include a
-/// non-consenting resident.
-fn consent_filter(t: &str) -> String {
+/// The SQL condition "a consent in force to the organisation (`$7`) at `$8`, covering the type
+/// (`$1`) at either access level, shares `user`'s data from the day `day` on". Every statement that
+/// reads rollup rows has it for each row, so no answer can include a non-consenting resident or a
+/// month before a consent's first day. (A month is read only when it starts on or after that day:
+/// a partial month is left out whole.) As a correlated `EXISTS` on the consent tables, the planner
+/// reads the organisation's consents once into a hash for a large set of rows, or probes them by
+/// resident for a few.
+pub(super) fn shared(user: &str, day: &str) -> String {
     // Either access level allows aggregates, so the level needs no condition.
     format!(
-        "{t}.user_id IN (SELECT c.user_id FROM consents c WHERE {} \
-             AND EXISTS (SELECT 1 FROM consent_types ct WHERE ct.consent_id = c.id AND ct.measurement_type = $1))",
+        "EXISTS (SELECT 1 FROM consents c JOIN consent_types ct ON ct.consent_id = c.id \
+           WHERE c.user_id = {user} AND {} AND ct.measurement_type = $1 AND c.data_from <= {day})",
         crate::sharing::consents::in_force_sql("$7", "$8")
     )
+}
+
+/// The consenting members' units of a period (the `units` CTE's body; placeholders as in
+/// [`statement`]): a yearly row for each whole year (`$3`–`$4`) the member's consents share from
+/// its first day; for a whole year they share only from later in it, the shared months summed
+/// into one unit of the same shape (so nobody has two units in one year and age band); a monthly
+/// row for every other month of the period (`$5`–`$6`) they share. A unit's `mask` holds the bits
+/// of the months it covers; `synthetic` marks the units summed from monthly rows.
+pub(super) fn units_sql(sql_of: Dialect) -> String {
+    let (year, bit) = (|c: &str| sql_of.year(c), |c: &str| sql_of.bit(c));
+    // A consent that shares from later than a whole year's first day leaves that year to be summed
+    // from the monthly rows: the few members with such a consent are found first and their rows
+    // read by primary key.
+    let ry = year("r.month");
+    let their_months = sql_of.each_row(
+        "measurement_rollups",
+        "r",
+        "r.user_id = k.user_id AND r.kind = $1 AND r.field = $2 AND r.month >= $3 AND r.month <= $4",
+    );
+    format!(
+        "SELECT y.user_id, y.year, CAST(NULL AS DATE) AS month, y.age_band, y.sex, \
+                CAST(y.months AS BIGINT) AS mask, CAST(y.n AS BIGINT) AS n, y.total, y.total_sq, \
+                0 AS synthetic \
+         FROM measurement_rollup_years y \
+         WHERE y.kind = $1 AND y.field = $2 AND y.year >= $3 AND y.year <= $4 AND {shared_year} \
+         UNION ALL \
+         SELECT r.user_id, {ry}, CAST(NULL AS DATE), r.age_band, r.sex, \
+                CAST(sum(CAST(1 AS BIGINT) << {rb}) AS BIGINT), CAST(sum(r.n) AS BIGINT), \
+                CAST(sum(r.total) AS DOUBLE PRECISION), CAST(sum(r.total_sq) AS DOUBLE PRECISION), 1 \
+         FROM (SELECT DISTINCT c.user_id FROM consents c JOIN consent_types ct ON ct.consent_id = c.id \
+               WHERE {in_force} AND ct.measurement_type = $1 AND c.data_from > $3 AND c.data_from <= $4) k \
+              {their_months} \
+         WHERE {shared_month} AND NOT {shared_from_year} \
+         GROUP BY r.user_id, {ry}, r.age_band, r.sex \
+         UNION ALL {monthly}",
+        shared_year = shared("y.user_id", "y.year"),
+        in_force = crate::sharing::consents::in_force_sql("$7", "$8"),
+        shared_month = shared("r.user_id", "r.month"),
+        shared_from_year = shared("r.user_id", &ry),
+        rb = bit("r.month"),
+        monthly = monthly_units_sql(sql_of),
+    )
+}
+
+/// The consenting members' monthly rows of the period's months outside the whole years, as units.
+fn monthly_units_sql(sql_of: Dialect) -> String {
+    format!(
+        "SELECT r.user_id, {ry} AS year, r.month, r.age_band, r.sex, CAST(1 AS BIGINT) << {rb} AS mask, \
+                CAST(r.n AS BIGINT) AS n, r.total, r.total_sq, 0 AS synthetic \
+         FROM measurement_rollups r \
+         WHERE r.kind = $1 AND r.field = $2 AND {outside} AND {shared}",
+        ry = sql_of.year("r.month"),
+        rb = sql_of.bit("r.month"),
+        shared = shared("r.user_id", "r.month"),
+        outside = outside_whole_years("r.month"),
+    )
+}
+
+/// The SQL condition "month column `c` is one of the period's months (`$5`–`$6`) outside its whole
+/// years (`$3`–`$4`)", as two ranges rather than the period less the years, so the `(kind,
+/// field, month)` index reads only those months: over one whole year it reads nothing, where
+/// "the year, but not the year" read every monthly row of it and threw them away (a cost that
+/// grew with the measurements). Without whole years `$3` is the day after `$5` and `$4` is `$5`,
+/// so the ranges are the first month and the rest.
+fn outside_whole_years(c: &str) -> String {
+    format!("(({c} >= $5 AND {c} < $3) OR ({c} > $4 AND {c} <= $6))")
 }
 
 pub(super) fn group_columns(t: &str, dims: &[Dim]) -> String {
@@ -212,12 +247,13 @@ struct Shape<'a> {
 
 /// The one statement that answers an aggregate. Placeholders: `$1` type, `$2` field, `$3`–`$4`
 /// the whole years read from the yearly rollup (an empty range when there are none), `$5`–`$6` the
-/// period, `$7` organisation, `$8` now, `$9` k_min. (SQLite numbers placeholders in the order they
-/// first appear, so they first appear in this order.)
+/// period, `$7` organisation, `$8` now, `$9` k_min (bound by number: [`crate::db::numbered`]).
 ///
-/// - `units`: the consenting members' rollup rows — a yearly row for each whole year, a monthly
-///   row for each other month — with the months each covers as a bit mask (one bit for a
-///   monthly row). A resident has at most one unit per cell.
+/// - Every read of rollup rows carries the consent condition ([`shared`]).
+/// - `units`: the consenting members' rollup rows ([`units_sql`]) — a yearly row (or the shared
+///   months of it as one unit) for each whole year, a monthly row for each other month — with the
+///   months each covers as a bit mask (one bit for a monthly row). A resident has at most one unit
+///   per cell.
 /// - `masks` → `cells` → `lanes`: the units summed per (year, month, age band, sex, mask); from
 ///   them each cell's people (the units with its bit); from those, per (year, age band, sex), the
 ///   masks of publishable (`pub`, at least k_min people) and suppressed (`sup`) months.
@@ -237,56 +273,40 @@ struct Shape<'a> {
 fn statement(sql_of: Dialect, shape: Shape<'_>) -> String {
     let (year, bit) = (|c: &str| sql_of.year(c), |c: &str| sql_of.bit(c));
     let lane = |t: &str| format!("l.year = {t}.year AND l.age_band = {t}.age_band AND l.sex = {t}.sex");
-    let monthly_units = format!(
-        "SELECT r.user_id, {ry} AS year, r.month, r.age_band, r.sex, CAST(1 AS BIGINT) << {rb} AS mask, \
-                r.n, r.total, r.total_sq \
-         FROM measurement_rollups r \
-         WHERE r.kind = $1 AND r.field = $2 AND NOT (r.month >= $3 AND r.month <= $4) \
-           AND r.month >= $5 AND r.month <= $6",
-        ry = year("r.month"),
-        rb = bit("r.month"),
-    );
-    let mut sql = if shape.whole_years {
-        format!(
-            "WITH units AS MATERIALIZED ( \
-               SELECT u.user_id, u.year, u.month, u.age_band, u.sex, u.mask, u.n, u.total, u.total_sq FROM ( \
-                 SELECT y.user_id, y.year, CAST(NULL AS DATE) AS month, y.age_band, y.sex, \
-                        CAST(y.months AS BIGINT) AS mask, y.n, y.total, y.total_sq \
-                 FROM measurement_rollup_years y \
-                 WHERE y.kind = $1 AND y.field = $2 AND y.year >= $3 AND y.year <= $4 \
-                 UNION ALL {monthly_units}) u \
-               WHERE {consent_u}), \
+    let mut sql = String::from("WITH ");
+    if shape.whole_years {
+        sql += &format!(
+            "units AS MATERIALIZED ({units}), \
              masks AS MATERIALIZED ( \
                SELECT year, month, age_band, sex, mask, count(*) AS people, CAST(sum(n) AS BIGINT) AS n, \
                       CAST(sum(total) AS DOUBLE PRECISION) AS total, \
                       CAST(sum(total_sq) AS DOUBLE PRECISION) AS total_sq \
                FROM units GROUP BY year, month, age_band, sex, mask)",
-            consent_u = consent_filter("u"),
-        )
+            units = units_sql(sql_of),
+        );
     } else {
         // One monthly row per resident and cell: a cell's people are its rows.
-        let mut sql = format!(
-            "WITH masks AS MATERIALIZED ( \
+        sql += &format!(
+            "masks AS MATERIALIZED ( \
                SELECT {ry} AS year, r.month, r.age_band, r.sex, CAST(1 AS BIGINT) << {rb} AS mask, \
                       count(*) AS people, CAST(sum(r.n) AS BIGINT) AS n, \
                       CAST(sum(r.total) AS DOUBLE PRECISION) AS total, \
                       CAST(sum(r.total_sq) AS DOUBLE PRECISION) AS total_sq \
                FROM measurement_rollups r \
-               WHERE r.kind = $1 AND r.field = $2 AND NOT (r.month >= $3 AND r.month <= $4) \
-                 AND r.month >= $5 AND r.month <= $6 AND {consent_r} \
+               WHERE r.kind = $1 AND r.field = $2 AND {outside} AND {shared} \
                GROUP BY r.month, r.age_band, r.sex)",
             ry = year("r.month"),
             rb = bit("r.month"),
-            consent_r = consent_filter("r"),
+            shared = shared("r.user_id", "r.month"),
+            outside = outside_whole_years("r.month"),
         );
         if !shape.one_unit_per_group {
             sql += &format!(
-                ", units AS MATERIALIZED (SELECT u.* FROM ({monthly_units}) u WHERE {consent_u})",
-                consent_u = consent_filter("u"),
+                ", units AS MATERIALIZED ({monthly})",
+                monthly = monthly_units_sql(sql_of),
             );
         }
-        sql
-    };
+    }
     sql += ", cells AS ( \
            SELECT m.year, m.age_band, m.sex, b.column1 AS bit, sum(m.people) AS people FROM masks m \
            JOIN (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11)) b \
@@ -299,24 +319,48 @@ fn statement(sql_of: Dialect, shape: Shape<'_>) -> String {
            FROM cells GROUP BY year, age_band, sex)";
     if shape.percentiles {
         // Summed per bucket by the tables' own columns (see `masks`), each branch of consenting
-        // members only.
+        // members only, each from the first month their consents share.
+        let whole_years = if shape.whole_years {
+            format!(
+                "SELECT b.year, CAST(NULL AS DATE) AS month, b.age_band, b.sex, CAST(b.months AS BIGINT) AS mask, \
+                        b.bucket, sum(b.n) AS n \
+                 FROM measurement_rollup_year_buckets b \
+                 WHERE b.kind = $1 AND b.field = $2 AND b.year >= $3 AND b.year <= $4 AND {shared_year} \
+                 GROUP BY b.year, b.age_band, b.sex, b.months, b.bucket \
+                 UNION ALL \
+                 SELECT u.year, CAST(NULL AS DATE), u.age_band, u.sex, u.mask, b.bucket, sum(b.n) \
+                 FROM units u {shared_buckets} \
+                 WHERE u.synthetic = 1 \
+                 GROUP BY u.year, u.age_band, u.sex, u.mask, b.bucket \
+                 UNION ALL ",
+                shared_buckets = sql_of.each_row(
+                    "measurement_rollup_buckets",
+                    "b",
+                    &format!(
+                        "b.user_id = u.user_id AND b.kind = $1 AND b.field = $2 AND b.month >= $3 \
+                         AND b.month <= $4 AND b.age_band = u.age_band AND {} = u.year \
+                         AND (u.mask >> {}) & 1 = 1",
+                        year("b.month"),
+                        bit("b.month")
+                    ),
+                ),
+                shared_year = shared("b.user_id", "b.year"),
+            )
+        } else {
+            String::new()
+        };
         sql += &format!(
             ", bucket_masks AS ( \
-               SELECT b.year, CAST(NULL AS DATE) AS month, b.age_band, b.sex, CAST(b.months AS BIGINT) AS mask, \
-                      b.bucket, sum(b.n) AS n \
-               FROM measurement_rollup_year_buckets b \
-               WHERE b.kind = $1 AND b.field = $2 AND b.year >= $3 AND b.year <= $4 AND {consent_yb} \
-               GROUP BY b.year, b.age_band, b.sex, b.months, b.bucket \
-               UNION ALL \
-               SELECT {by}, b.month, b.age_band, b.sex, CAST(1 AS BIGINT) << {bb}, b.bucket, sum(b.n) \
+               {whole_years} \
+               SELECT {by} AS year, b.month AS month, b.age_band AS age_band, b.sex AS sex, \
+                      CAST(1 AS BIGINT) << {bb} AS mask, b.bucket AS bucket, sum(b.n) AS n \
                FROM measurement_rollup_buckets b \
-               WHERE b.kind = $1 AND b.field = $2 AND NOT (b.month >= $3 AND b.month <= $4) \
-                 AND b.month >= $5 AND b.month <= $6 AND {consent_b} \
+               WHERE b.kind = $1 AND b.field = $2 AND {outside} AND {shared} \
                GROUP BY b.month, b.age_band, b.sex, b.bucket)",
             by = year("b.month"),
             bb = bit("b.month"),
-            consent_yb = consent_filter("b"),
-            consent_b = consent_filter("b"),
+            shared = shared("b.user_id", "b.month"),
+            outside = outside_whole_years("b.month"),
         );
     }
     let people = if shape.one_unit_per_group {
@@ -369,7 +413,8 @@ fn statement(sql_of: Dialect, shape: Shape<'_>) -> String {
             "FROM units u JOIN lanes l ON {lane_u} AND l.sup <> 0 \
              JOIN {table} {t} ON {t}.user_id = u.user_id AND {t}.kind = $1 AND {t}.field = $2 \
                AND {t}.month >= $3 AND {t}.month <= $4 AND {t}.age_band = u.age_band \
-             WHERE u.mask & l.sup <> 0 AND u.mask & l.pub <> 0 AND {ty} = u.year AND (l.pub >> {tb}) & 1 = 1",
+             WHERE u.mask & l.sup <> 0 AND u.mask & l.pub <> 0 AND {ty} = u.year AND (l.pub >> {tb}) & 1 = 1 \
+               AND (u.mask >> {tb}) & 1 = 1",
             lane_u = lane("u"),
             ty = year(&format!("{t}.month")),
             tb = bit(&format!("{t}.month")),
@@ -408,15 +453,14 @@ pub fn run(conn: &mut DbConn, org: Id, req: &Request, k_min: i64, now: Ts) -> Qu
         && (dims.contains(&Dim::Month)
             || years.is_some_and(|(first, last)| first == req.from && last == req.to && first.year() == last.year()));
     let percentiles = req.stats.iter().any(|s| matches!(s, Stat::P10 | Stat::P50 | Stat::P90));
-    // No whole years: an empty range (`from` is the first of a month, so it has a next day).
-    let (first_year, last_year) = years.unwrap_or((req.from.succ_opt().unwrap_or(NaiveDate::MAX), req.from));
+    let (first_year, last_year) = whole_years_or_none(req);
     let shape = Shape {
         dims,
         whole_years: years.is_some(),
         one_unit_per_group,
         percentiles,
     };
-    let sql = statement(Dialect::of(conn), shape);
+    let sql = crate::db::numbered(conn, &statement(Dialect::of(conn), shape));
     let rows: Vec<PartRow> = diesel::sql_query(sql)
         .bind::<Text, _>(req.kind.name)
         .bind::<Text, _>(req.field.name)
@@ -471,18 +515,4 @@ pub fn snapshot(conn: &mut DbConn) -> QueryResult<()> {
         diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(c)?;
     }
     Ok(())
-}
-
-/// A statistic of a published group, before any noise.
-pub fn statistic(req: &Request, g: &Group, stat: Stat) -> Option<f64> {
-    let (lo, hi) = rollup::range(req.field)?;
-    #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
-    match stat {
-        Stat::Count => Some(g.sums.n as f64),
-        Stat::Mean => g.sums.mean(),
-        Stat::Stddev => g.sums.stddev(),
-        Stat::P10 => stats::quantile(&g.hist, lo, hi, 0.1),
-        Stat::P50 => stats::quantile(&g.hist, lo, hi, 0.5),
-        Stat::P90 => stats::quantile(&g.hist, lo, hi, 0.9),
-    }
 }

@@ -50,17 +50,23 @@ impl Sums {
 pub fn quantile(hist: &BTreeMap<i32, i64>, lo: f64, hi: f64, q: f64) -> Option<f64> {
     #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^52")]
     let weights = hist.iter().map(|(&b, &c)| (b, c as f64));
-    quantile_weighted(weights, lo, hi, q)
+    quantile_weighted(weights, lo, hi, BUCKETS, q)
 }
 
-/// [`quantile`] over weighted buckets (`(bucket, weight)` in bucket order, weights positive):
-/// the weights of a bounded or noisy histogram need not be whole.
-pub fn quantile_weighted(hist: impl Iterator<Item = (i32, f64)> + Clone, lo: f64, hi: f64, q: f64) -> Option<f64> {
+/// [`quantile`] over `buckets` weighted buckets of `[lo, hi]` (`(bucket, weight)` in bucket order,
+/// weights positive): the weights of a noisy histogram need not be whole.
+pub fn quantile_weighted(
+    hist: impl Iterator<Item = (i32, f64)> + Clone,
+    lo: f64,
+    hi: f64,
+    buckets: i32,
+    q: f64,
+) -> Option<f64> {
     let n: f64 = hist.clone().map(|(_, c)| c).sum();
     if n <= 0.0 {
         return None;
     }
-    let width = (hi - lo) / f64::from(BUCKETS);
+    let width = (hi - lo) / f64::from(buckets);
     // With whole counts this is the rank of a value; with weights below one in all, the first
     // bucket's.
     let rank = q * (n - 1.0).max(0.0);

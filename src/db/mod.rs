@@ -3,7 +3,8 @@
 pub mod schema;
 pub mod types;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -101,11 +102,13 @@ impl DbUrl {
             Backend::Postgres => PgConnection::establish(&self.target).map(DbConn::Pg),
             Backend::Sqlite => {
                 let mut c = SqliteConnection::establish(&self.target)?;
-                // WAL lets readers run beside the writer; busy_timeout makes a writer wait for the lock
-                // instead of failing; foreign keys are off by default in SQLite.
+                // busy_timeout comes first: switching to WAL takes a lock, and two connections
+                // opened at once would otherwise fail at once with "database is locked" instead
+                // of waiting. WAL lets readers run beside the writer; foreign keys are off by
+                // default in SQLite.
                 c.batch_execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(c))
@@ -116,23 +119,89 @@ impl DbUrl {
 
 /// r2d2 manager that opens connections by URL scheme.
 #[derive(Debug)]
-pub struct Manager(DbUrl);
+pub struct Manager {
+    url: DbUrl,
+    /// When the manager was made: the origin of `suspect_after_ms`.
+    born: Instant,
+    /// Milliseconds after `born` when a connection was last found broken (0: never). Every
+    /// connection given back before then is checked before it is handed out again: when one
+    /// connection is found dead, its siblings likely died with it (a restart, a failover).
+    suspect_after_ms: AtomicU64,
+}
+
+impl Manager {
+    fn new(url: DbUrl) -> Self {
+        Manager {
+            url,
+            born: Instant::now(),
+            suspect_after_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn millis_since_born(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// How long a connection may lie idle in the pool and still be handed out without a check. A
+/// connection in steady use is not checked at all (a check is a round trip on every request); one
+/// that lay idle longer, across a database restart or an idle-session timeout perhaps, is checked
+/// with `SELECT 1` first, and so is every connection given back before another was found broken.
+const TRUSTED_IDLE: Duration = Duration::from_secs(10);
+
+/// A connection as the pool keeps it: the connection and when it was last given back. Derefs to
+/// [`DbConn`], so `&mut pooled` is what store functions take.
+pub struct Pooled {
+    conn: DbConn,
+    returned: Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
 
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        self.0.connect().map_err(r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = self.url.connect().map_err(r2d2::Error::ConnectionError)?;
+        Ok(Pooled {
+            conn,
+            returned: Instant::now(),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        let suspect = self.millis_since_born(pooled.returned) <= self.suspect_after_ms.load(Ordering::Relaxed);
+        if pooled.returned.elapsed() < TRUSTED_IDLE && !suspect {
+            return Ok(());
+        }
+        pooled.conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        // A connection left inside a transaction (after a panic) must not go back to the pool.
-        <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        let now = Instant::now();
+        pooled.returned = now;
+        // A connection left inside a transaction (after a panic) must not go back to the pool,
+        // nor one whose server went away: diesel marks its transaction state as in error after
+        // any statement on a connection libpq reports lost, so a connection broken under load is
+        // discarded on the first failure instead of being handed out again.
+        let broken = <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(&mut pooled.conn);
+        if broken {
+            self.suspect_after_ms
+                .store(self.millis_since_born(now), Ordering::Relaxed);
+        }
+        broken
     }
 }
 
@@ -152,10 +221,10 @@ pub fn pool(url: &DbUrl, max_size: u32, checkout_timeout: Duration) -> Result<Po
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(checkout_timeout)
-        // A connection the server has closed (restart, failover) must not be handed out again:
-        // checking costs one round trip per checkout and lets the pool heal by itself.
+        // Checked only after lying idle (see `TRUSTED_IDLE`): the pool heals by itself after a
+        // restart without a round trip on every checkout.
         .test_on_check_out(true)
-        .build(Manager(url.clone()))
+        .build(Manager::new(url.clone()))
 }
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -258,6 +327,28 @@ where
         Err(e) => {
             let _ = Tm::rollback_transaction(conn);
             Err(e)
+        }
+    }
+}
+
+/// Raw SQL with numbered placeholders (`$1`, `$2`, …) for the connection's backend. PostgreSQL
+/// takes them as they are. SQLite reads `$1` as a *named* parameter and numbers those in the
+/// order they first appear, so they become `?1`, `?2`, … there, which bind by number: a
+/// statement may then use its parameters in any order on both backends.
+pub fn numbered(conn: &DbConn, sql: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => sql.to_owned(),
+        DbConn::Sqlite(_) => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
         }
     }
 }

@@ -61,6 +61,7 @@ diesel::table! {
         created_at -> SqlTs,
         expires_at -> SqlTs,
         revoked_at -> Nullable<SqlTs>,
+        app_id -> Nullable<SqlUuid>,
     }
 }
 
@@ -76,6 +77,8 @@ diesel::table! {
         expires_at -> SqlTs,
         claimed_at -> Nullable<SqlTs>,
         app_token_id -> Nullable<SqlUuid>,
+        app_id -> Nullable<SqlUuid>,
+        scopes -> Nullable<Text>,
     }
 }
 
@@ -121,6 +124,7 @@ diesel::table! {
         daily_cap -> Nullable<Integer>,
         created_at -> SqlTs,
         organization_id -> Nullable<SqlUuid>,
+        award_window_days -> Integer,
     }
 }
 
@@ -250,7 +254,7 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         privacy_budget -> Double,
-        privacy_spent -> Double,
+        privacy_mode -> Text,
         created_at -> SqlTs,
         updated_at -> SqlTs,
     }
@@ -315,6 +319,8 @@ diesel::table! {
         created_at -> SqlTs,
         revoked_at -> Nullable<SqlTs>,
         revoked_reason -> Nullable<Text>,
+        data_from -> Date,
+        include_notes -> Bool,
     }
 }
 
@@ -449,7 +455,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    registered_apps (id) {
+        id -> SqlUuid,
+        name -> Text,
+        kind -> Text,
+        scopes -> Text,
+        modality -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        created_at -> SqlTs,
+        retired_at -> Nullable<SqlTs>,
+    }
+}
+
 // Every pair of tables may appear in one query.
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    privacy_budget_years (organization_id, year) {
+        organization_id -> SqlUuid,
+        year -> Integer,
+        spent -> Double,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs};
+
+    privacy_policy_changes (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        actor_id -> Nullable<SqlUuid>,
+        mode_before -> Text,
+        mode_after -> Text,
+        epsilon_before -> Double,
+        epsilon_after -> Double,
+        reason -> Nullable<Text>,
+        created_at -> SqlTs,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTs, SqlJson};
+
+    privacy_releases (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        actor_id -> Nullable<SqlUuid>,
+        statistic -> Text,
+        population -> Text,
+        measurement_type -> Nullable<Text>,
+        period_from -> Date,
+        period_to -> Date,
+        mode -> Text,
+        epsilon -> Nullable<Double>,
+        budget_year -> Integer,
+        reuse_key -> Nullable<Text>,
+        answer -> Nullable<SqlJson>,
+        released_at -> SqlTs,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -478,4 +551,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     measurement_rollup_years,
     measurement_rollup_year_buckets,
     programme_weeks,
+    privacy_budget_years,
+    privacy_policy_changes,
+    privacy_releases,
+    registered_apps,
 );

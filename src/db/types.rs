@@ -110,6 +110,48 @@ macro_rules! multi_backend_plumbing {
     };
 }
 
+/// Maps an enum stored as text (its `as_str` and `parse`) to a `Text` column on both backends, so
+/// rows carry the enum and no code compares stored strings. The enum derives `AsExpression` and
+/// `FromSqlRow` with `#[diesel(sql_type = Text)]`; a stored name it does not know is an error.
+macro_rules! text_enum_column {
+    ($ty:ty) => {
+        const _: () = {
+            use diesel::deserialize::{FromSql, Result as ReadResult};
+            use diesel::pg::Pg;
+            use diesel::serialize::{Output, Result as WriteResult, ToSql};
+            use diesel::sql_types::Text;
+            use diesel::sqlite::Sqlite;
+
+            use $crate::db::MultiBackend;
+
+            type Raw<'a> = <MultiBackend as diesel::backend::Backend>::RawValue<'a>;
+
+            impl FromSql<Text, MultiBackend> for $ty {
+                fn from_sql(bytes: Raw<'_>) -> ReadResult<Self> {
+                    let s = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
+                    <$ty>::parse(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($ty)).into())
+                }
+            }
+            impl ToSql<Text, MultiBackend> for $ty {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> WriteResult {
+                    <str as ToSql<Text, MultiBackend>>::to_sql(self.as_str(), out)
+                }
+            }
+            impl ToSql<Text, Pg> for $ty {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> WriteResult {
+                    <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+                }
+            }
+            impl ToSql<Text, Sqlite> for $ty {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> WriteResult {
+                    <str as ToSql<Text, Sqlite>>::to_sql(self.as_str(), out)
+                }
+            }
+        };
+    };
+}
+pub(crate) use text_enum_column;
+
 multi_backend_plumbing!(SqlTs, Ts);
 multi_backend_plumbing!(SqlUuid, Id);
 multi_backend_plumbing!(SqlJson, Json);

@@ -17,7 +17,7 @@ use crate::measurements::Measurement;
 /// The value of [`ExportDocument::format`].
 pub const FORMAT_NAME: &str = "karada-export";
 /// The version of the document's shape.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Everything held about a resident (`GET /v1/me/export?format=json`). Sections are in this
 /// order; lists are oldest first, measurements by type, then time.
@@ -26,7 +26,8 @@ pub const FORMAT_VERSION: u32 = 2;
 pub struct ExportDocument {
     /// Always `karada-export`.
     pub format: String,
-    /// Version of this shape (2: version 1 had no `programme_weeks`).
+    /// Version of this shape (3: version 2 had no consent `data_from` and `include_notes`;
+    /// version 1 no `programme_weeks`).
     pub version: u32,
     /// When the export was read.
     pub exported_at: DateTime<Utc>,
@@ -143,7 +144,7 @@ pub struct StaffRoleItem {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurementItem {
-    /// Id.
+    /// The measurement's id: an import of this document recognises it by this id and stores nothing twice.
     pub id: uuid::Uuid,
     /// Type name (see `docs/MEASUREMENT-TYPES.md`).
     #[serde(rename = "type")]
@@ -180,7 +181,7 @@ impl From<&Measurement> for MeasurementItem {
             values: m.values(),
             source: m.source.clone(),
             client_ref: m.client_ref.clone(),
-            modality: Modality::parse(&m.modality).unwrap_or(Modality::SelfReported),
+            modality: Modality::from_stored(&m.modality),
             note: m.note.clone(),
             created_at: m.created_at.0,
             updated_at: m.updated_at.0,
@@ -296,6 +297,10 @@ pub struct ConsentItem {
     pub access: String,
     /// Purpose, as the resident was told.
     pub purpose: String,
+    /// The first day of data it shares.
+    pub data_from: chrono::NaiveDate,
+    /// Whether free-text notes go with the data.
+    pub include_notes: bool,
     /// `active`, `revoked` or `expired` at `exported_at`.
     pub status: String,
     /// Ends by itself.
@@ -514,8 +519,10 @@ pub fn render(conn: &mut DbConn, user: &User, now: Ts, out: &mut Writer<'_>) -> 
             membership_id: c.membership_id.0,
             measurement_types: types,
             include_points: c.include_points,
-            access: c.access,
+            access: c.access.as_str().to_owned(),
             purpose: c.purpose,
+            data_from: c.data_from,
+            include_notes: c.include_notes,
             expires_at: c.expires_at.map(|t| t.0),
             created_at: c.created_at.0,
             revoked_at: c.revoked_at.map(|t| t.0),

@@ -4,14 +4,17 @@
 //! The whole export reads one snapshot ([`crate::db::read_snapshot`]): the sections agree with
 //! each other even while the resident keeps uploading. Long histories are read in keyset-paged
 //! chunks and each chunk is rendered and handed on before the next is read, so memory does not
-//! grow with the history. Every read has the resident in its `WHERE` clause.
+//! grow with the history. Every read has the resident in its `WHERE` clause. The route renders
+//! into a spool file ([`spool`]) and sends it from there, so a slow client never holds a database
+//! connection.
 
 pub mod csv;
 pub mod fhir;
 pub mod json;
 pub mod store;
 
-use std::io;
+use std::io::{self, Seek, Write};
+use std::path::Path;
 
 use crate::accounts;
 use crate::db::{self, DbConn, Id, Ts};
@@ -159,4 +162,69 @@ pub fn export(conn: &mut DbConn, user: Id, format: Format, out: &mut Writer<'_>)
         }
         out.send()
     })
+}
+
+/// Why an export could not be spooled.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolFailure {
+    /// Reading or rendering failed.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// The export is larger than the spool may grow.
+    #[error("the export is larger than {0} bytes")]
+    TooLarge(u64),
+    /// The spool file could not be made or written (e.g. the disk is full).
+    #[error("cannot write the export's spool file: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// An export rendered whole into a spool file, rewound to its start.
+#[derive(Debug)]
+pub struct Spooled {
+    /// The file: unnamed (the system removes it once closed, even after a crash), in `dir`.
+    pub file: std::fs::File,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// Renders the export of `user` in `format` into an unnamed temporary file in `dir` (the system's
+/// temporary directory by default), of at most `max_bytes`. The database connection is needed
+/// only while this runs, at the database's and the disk's pace: the client's pace never holds it,
+/// and memory does not grow with the history (one page of rows and one chunk at a time).
+pub fn spool(
+    conn: &mut DbConn,
+    user: Id,
+    format: Format,
+    dir: Option<&Path>,
+    max_bytes: u64,
+) -> Result<Spooled, SpoolFailure> {
+    let mut file = match dir {
+        Some(dir) => tempfile::tempfile_in(dir)?,
+        None => tempfile::tempfile()?,
+    };
+    let mut len: u64 = 0;
+    let mut failure: Option<SpoolFailure> = None;
+    let rendered = {
+        let mut send = |chunk: Vec<u8>| {
+            let n = chunk.len() as u64;
+            if len + n > max_bytes {
+                failure = Some(SpoolFailure::TooLarge(max_bytes));
+                return false;
+            }
+            if let Err(e) = file.write_all(&chunk) {
+                failure = Some(SpoolFailure::Io(e));
+                return false;
+            }
+            len += n;
+            true
+        };
+        export(conn, user, format, &mut Writer::new(&mut send))
+    };
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    rendered?;
+    file.flush()?;
+    file.rewind()?;
+    Ok(Spooled { file, len })
 }

@@ -106,7 +106,7 @@ pub fn sessions(conn: &mut DbConn, user: Id) -> QueryResult<Vec<SessionRow>> {
 /// An app token, as exported (never its hash).
 #[derive(Debug, Clone, Queryable)]
 pub struct AppTokenRow {
-    /// Id.
+    /// The token's id: what revoking it takes.
     pub id: Id,
     /// Name.
     pub name: String,
@@ -269,10 +269,11 @@ pub fn consents(
     limit: i64,
 ) -> QueryResult<Vec<(Consent, String, Vec<String>)>> {
     let rows = consents::list(conn, user, after.copied(), limit)?;
-    let ids: Vec<Id> = rows.iter().map(|(c, _)| c.id).collect();
+    let ids: Vec<Id> = rows.iter().map(|r| r.consent.id).collect();
     let types = consents::types_of(conn, &ids)?;
     Ok(rows
         .into_iter()
+        .map(|r| (r.consent, r.organization_name))
         .map(|(c, org)| {
             let mine = types
                 .iter()

@@ -1,25 +1,23 @@
-//! Aggregate routes for an organisation's analysts: k-anonymous statistics, programme statistics
-//! and the organisation's own audit of both.
-
-use std::collections::BTreeMap;
+//! Aggregate routes for an organisation's analysts: statistics released under the organisation's
+//! privacy policy (differential privacy by default), programme statistics, and the organisation's
+//! own audit of both. The release itself is a use case (`crate::usecases::release`).
 
 use actix_web::{get, post, web};
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::aggregates::audit::{self, AuditEntry};
-use crate::aggregates::privacy::{self, Figures, Plan};
-use crate::aggregates::program::{self, Figure};
-use crate::aggregates::query::{self, Dim, Request, Stat};
-use crate::db::types::Json;
-use crate::db::{Id, Ts};
+use crate::aggregates::answer::{AggregateAnswer, ProgramStatsAnswer};
+use crate::aggregates::audit;
+use crate::aggregates::query::{Dim, Request, Stat};
+use crate::db::Id;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
 use crate::http::paging::{PageQuery, Paged};
 use crate::measurements::catalogue;
 use crate::sharing::StaffRole;
+use crate::usecases::release::{self, Asker};
 
 /// A grouping dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -37,17 +35,18 @@ pub enum DimName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatName {
-    /// Number of measurements.
+    /// Number of measurements (differential privacy: each person's capped at 31 a month).
     Count,
-    /// Mean.
+    /// Mean (differential privacy: of the people's own means, clamped to the field's bounds).
     Mean,
-    /// Sample standard deviation.
+    /// Sample standard deviation (differential privacy: of the people's own means).
     Stddev,
-    /// 10th percentile (within 1/200 of the field's plausible range).
+    /// 10th percentile (exact mode: within 1/200 of the field's plausible range; differential
+    /// privacy: of the people's own means, within 1/40 of the field's bounds plus the noise).
     P10,
-    /// Median (same bound).
+    /// Median (same bounds).
     P50,
-    /// 90th percentile (same bound).
+    /// 90th percentile (same bounds).
     P90,
 }
 
@@ -60,17 +59,6 @@ impl StatName {
             StatName::P10 => Stat::P10,
             StatName::P50 => Stat::P50,
             StatName::P90 => Stat::P90,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            StatName::Count => "count",
-            StatName::Mean => "mean",
-            StatName::Stddev => "stddev",
-            StatName::P10 => "p10",
-            StatName::P50 => "p50",
-            StatName::P90 => "p90",
         }
     }
 }
@@ -94,84 +82,18 @@ pub struct AggregateInput {
     /// Statistics (default `count` and `mean`).
     #[serde(default)]
     pub stats: Vec<StatName>,
-    /// Differential privacy: release every published figure with Laplace noise so that the
-    /// answer as a whole is `epsilon`-differentially private (0.01–10), charged to the
-    /// organisation's privacy budget (409 `privacy-budget-exhausted` once it cannot cover it).
-    /// Suppression of small cells is decided as without it. See `noise` in the answer.
-    #[schema(minimum = 0.01, maximum = 10)]
+    /// Differential privacy: the release's epsilon, 0.05–2 (default 0.5), charged to the
+    /// organisation's budget for the calendar year (409 `privacy-budget-exhausted` once it cannot
+    /// cover it, with or without this field). Refused (422) for an organisation in exact mode.
+    #[schema(minimum = 0.05, maximum = 2)]
     pub epsilon: Option<f64>,
-}
-
-/// A group's key: the grouped dimensions only.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KeyView {
-    /// Age band.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub age_band: Option<String>,
-    /// Sex.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sex: Option<String>,
-    /// Month, `YYYY-MM`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub month: Option<String>,
-}
-
-/// One group: published (`people`, `measurements`, `stats`) or `suppressed: true`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GroupView {
-    /// The group.
-    pub key: KeyView,
-    /// Distinct people behind the published figures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub people: Option<i64>,
-    /// Measurements behind them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub measurements: Option<i64>,
-    /// The requested statistics (null where undefined, e.g. a stddev of one value).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stats: Option<BTreeMap<String, Option<f64>>>,
-    /// Present and true when no cell of the group has `k_min` people.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub suppressed: bool,
-}
-
-/// An aggregate answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AggregateView {
-    /// Fewest distinct people in any cell used.
-    pub k_min: u32,
-    /// First day covered (the first of `from`'s month).
-    pub from: NaiveDate,
-    /// Last day covered (the last of `to`'s month).
-    pub to: NaiveDate,
-    /// Groups in key order: every group with any consenting data.
-    pub groups: Vec<GroupView>,
-    /// Present when the request carried `epsilon`: how the figures were noised.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub noise: Option<NoiseView>,
-}
-
-/// How a differentially private answer was noised.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NoiseView {
-    /// Epsilon of the whole answer, charged to the organisation's budget.
-    pub epsilon: f64,
-    /// Budget left after this answer.
-    pub budget_left: f64,
-    /// Most measurements one person's month (in one age band) contributes; months with more
-    /// are scaled down to this many, their mean kept. `measurements` and `count` are of these
-    /// bounded contributions.
-    pub cap_per_person_month: i64,
-    /// The Laplace scale of each noised quantity (`people`, `measurements`, `sum`,
-    /// `sum_of_squares`, `histogram`): its L1 sensitivity ÷ its equal share of epsilon.
-    pub laplace_scale: BTreeMap<String, f64>,
 }
 
 /// The default statistics.
 const DEFAULT_STATS: [StatName; 2] = [StatName::Count, StatName::Mean];
 
-/// Checks a request; answers the query and the statistic names to report, in request order.
-fn check(input: &AggregateInput) -> AppResult<(Request, Vec<StatName>)> {
+/// Checks a request: the query to answer and its epsilon.
+fn check(input: &AggregateInput) -> AppResult<Request> {
     let mut errors = Vec::new();
     let kind = catalogue::find(&input.kind);
     if kind.is_none() {
@@ -211,45 +133,46 @@ fn check(input: &AggregateInput) -> AppResult<(Request, Vec<StatName>)> {
         }
         stats.push(s.stat());
     }
-    if let Some(e) = input.epsilon.and_then(privacy::validate_epsilon) {
+    if let Some(e) = input.epsilon.and_then(crate::privacy::validate_epsilon) {
         errors.push(e);
     }
     match (kind, field, period) {
-        (Some(kind), Some(field), Some((from, to))) if errors.is_empty() => Ok((
-            Request {
-                kind,
-                field,
-                from,
-                to,
-                group_by,
-                stats,
-            },
-            names,
-        )),
+        (Some(kind), Some(field), Some((from, to))) if errors.is_empty() => Ok(Request {
+            kind,
+            field,
+            from,
+            to,
+            group_by,
+            stats,
+        }),
         _ => Err(AppError::Validation(errors)),
     }
 }
 
-fn last_day(month: NaiveDate) -> NaiveDate {
-    month
-        .checked_add_months(Months::new(1))
-        .and_then(|d| d.pred_opt())
-        .unwrap_or(month)
-}
-
-/// k-anonymous statistics over the organisation's consenting members (its analysts). Only
-/// members with a consent in force covering the type count; cells (month × age band × sex) of
-/// fewer than `k_min` people are dropped before groups are combined. The query is recorded in
-/// the organisation's audit.
+/// Statistics over the organisation's consenting members (its analysts), released under the
+/// organisation's privacy policy. Only members with a consent in force covering the type count,
+/// and only their data from each consent's first day (`data_from`).
+///
+/// **Differential privacy** (the default): every key of the grouping's domain is listed; each
+/// person counts once (per month when grouped by month) with their own mean clamped to the
+/// field's published bounds; noise is added to every figure and a group is published only when
+/// its noisy people count clears `privacy.mechanism.publish_threshold`. The release costs
+/// `epsilon` (default 0.5) of the organisation's budget for the calendar year, charged before it
+/// is computed; the same request again this year is answered from the stored release at no
+/// charge (`privacy.reused`). **Exact** mode (set by an operator): v1's k-anonymous answer —
+/// cells (month × age band × sex) of fewer than `k_min` people dropped before groups are combined.
+/// Every answer is recorded in the organisation's audit and, as a release, in the privacy ledger
+/// of every resident it could include.
 #[utoipa::path(
     tag = "organisations",
     security(("bearer" = [])),
     params(("org_id" = uuid::Uuid, Path, description = "Organisation id")),
     request_body = AggregateInput,
     responses(
-        (status = 200, description = "The answer", body = AggregateView),
-        (status = 409, description = "The privacy budget cannot cover `epsilon` (`privacy-budget-exhausted`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")
+        (status = 200, description = "The answer", body = AggregateAnswer),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This year's privacy budget cannot cover the release (`privacy-budget-exhausted`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (or `epsilon` for an organisation in exact mode)", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/v1/orgs/{org_id}/aggregates")]
@@ -258,132 +181,21 @@ async fn aggregate(
     who: Principal,
     path: web::Path<uuid::Uuid>,
     body: web::Json<AggregateInput>,
-) -> AppResult<web::Json<AggregateView>> {
+) -> AppResult<web::Json<AggregateAnswer>> {
     let org = Id(path.into_inner());
     who.require_staff(org, StaffRole::Analyst)?;
     let input = body.into_inner();
-    let (req, names) = check(&input)?;
-    let k_min = state.settings.k_min;
-    let actor = who.user_id;
-    let request_json = serde_json::to_value(&input).map_err(AppError::internal)?;
-    // Every numeric field of the catalogue has a plausible range, so a plan always exists.
-    let plan = match input.epsilon {
-        Some(e) => Some(Plan::new(&req, e).ok_or_else(|| AppError::invalid("field", "has no plausible range"))?),
-        None => None,
+    let req = check(&input)?;
+    let received = serde_json::to_value(&input).map_err(AppError::internal)?;
+    let asker = Asker {
+        organization_id: org,
+        actor: who.user_id,
+        k_min: state.settings.k_min,
     };
-    // The budget is charged first, in a transaction of its own: the answer's transaction reads
-    // one snapshot (repeatable read on PostgreSQL), where two queries charging the same
-    // organisation would fail each other's update instead of taking turns. An answer that fails
-    // after the charge is not refunded, which errs on the side of privacy.
-    let budget_left = match &plan {
-        Some(p) => {
-            let epsilon = p.epsilon;
-            Some(state.tx(move |c| spend(c, org, epsilon)).await?)
-        }
-        None => None,
-    };
-    let (req, groups, noise) = state
-        .tx(move |c| {
-            query::snapshot(c)?;
-            let now = Ts::now();
-            let answer = query::run(c, org, &req, i64::from(k_min), now)?;
-            let groups = match &plan {
-                None => answer
-                    .groups
-                    .iter()
-                    .map(|(k, g)| (k.clone(), g.as_ref().map(|g| privacy::exact(&req, g))))
-                    .collect(),
-                Some(p) => {
-                    let bounded = privacy::bounded(c, org, &req, p, i64::from(k_min), now)?;
-                    privacy::release(&req, p, &answer, &bounded).map_err(AppError::internal)?
-                }
-            };
-            let noise = plan.as_ref().zip(budget_left).map(|(p, left)| NoiseView {
-                epsilon: p.epsilon,
-                budget_left: left,
-                cap_per_person_month: privacy::CAP_PER_ROW,
-                laplace_scale: p
-                    .parts
-                    .iter()
-                    .map(|(q, _, scale)| (q.name().to_owned(), *scale))
-                    .collect(),
-            });
-            let published = answer.groups.iter().filter(|(_, g)| g.is_some()).count();
-            audit::record(
-                c,
-                &AuditEntry {
-                    id: Id::new(),
-                    organization_id: org,
-                    actor_id: Some(actor),
-                    query: "aggregate".to_owned(),
-                    request: Json(request_json),
-                    epsilon: plan.as_ref().map(|p| p.epsilon),
-                    groups: i32::try_from(published).unwrap_or(i32::MAX),
-                    suppressed: i32::try_from(answer.groups.len() - published).unwrap_or(i32::MAX),
-                    created_at: now,
-                },
-            )?;
-            Ok((req, groups, noise))
-        })
+    let answer = state
+        .db(move |c| release::aggregate(c, asker, req, input.epsilon, received))
         .await?;
-    let groups = groups
-        .into_iter()
-        .map(|(k, g)| {
-            let key = KeyView {
-                age_band: k.age_band,
-                sex: k.sex,
-                month: k.month.map(|m| format!("{:04}-{:02}", m.year(), m.month())),
-            };
-            match g {
-                None => GroupView {
-                    key,
-                    people: None,
-                    measurements: None,
-                    stats: None,
-                    suppressed: true,
-                },
-                Some(Figures {
-                    people,
-                    measurements,
-                    stats,
-                }) => GroupView {
-                    key,
-                    people: Some(people),
-                    measurements: Some(measurements),
-                    stats: Some(
-                        names
-                            .iter()
-                            .map(|n| {
-                                let v = stats.iter().find(|(s, _)| *s == n.stat()).and_then(|(_, v)| *v);
-                                (n.name().to_owned(), v)
-                            })
-                            .collect(),
-                    ),
-                    suppressed: false,
-                },
-            }
-        })
-        .collect();
-    Ok(web::Json(AggregateView {
-        k_min,
-        from: req.from,
-        to: last_day(req.to),
-        groups,
-        noise,
-    }))
-}
-
-/// Charges `epsilon` to the organisation's privacy budget (its own transaction); answers what is
-/// left.
-fn spend(c: &mut crate::db::DbConn, org: Id, epsilon: f64) -> AppResult<f64> {
-    if !privacy::charge(c, org, epsilon)? {
-        return Err(AppError::StateConflict {
-            slug: "privacy-budget-exhausted",
-            detail: "the organisation's privacy budget cannot cover this epsilon".to_owned(),
-        });
-    }
-    let o = crate::sharing::orgs::find(c, org)?.ok_or(AppError::NotFound)?;
-    Ok((o.privacy_budget - o.privacy_spent).max(0.0))
+    Ok(web::Json(answer))
 }
 
 /// Query of `GET /v1/orgs/{org_id}/program-stats`.
@@ -395,63 +207,26 @@ pub struct ProgramStatsQuery {
     pub from: NaiveDate,
     /// Last day (widened to its month's last day).
     pub to: NaiveDate,
+    /// Differential privacy: the release's epsilon, 0.05–2 (default 0.5). Refused (422) for an
+    /// organisation in exact mode.
+    #[param(minimum = 0.05, maximum = 2)]
+    pub epsilon: Option<f64>,
 }
 
-/// A figure: its value, or `suppressed: true` when fewer than `k_min` people stand behind it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FigureView {
-    /// The value (null when suppressed).
-    pub value: Option<f64>,
-    /// Whether it is suppressed.
-    pub suppressed: bool,
-}
-
-impl From<Figure> for FigureView {
-    fn from(f: Figure) -> Self {
-        match f {
-            Figure::Value(v) => FigureView {
-                value: Some(v),
-                suppressed: false,
-            },
-            Figure::Suppressed => FigureView {
-                value: None,
-                suppressed: true,
-            },
-        }
-    }
-}
-
-/// Programme statistics.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProgramStatsView {
-    /// Fewest people behind any published figure or cell.
-    pub k_min: u32,
-    /// First day covered.
-    pub from: NaiveDate,
-    /// Last day covered.
-    pub to: NaiveDate,
-    /// Current members.
-    pub members: FigureView,
-    /// Current members with a consent in force.
-    pub consenting: FigureView,
-    /// Consenting members who measured a consented type in the period.
-    pub active_residents: FigureView,
-    /// Mean daily steps of members consenting to `steps` (publishable cells only).
-    pub mean_daily_steps: FigureView,
-    /// Points earned in the period by members whose consent includes points (publishable cells only).
-    pub points_earned: FigureView,
-}
-
-/// Programme statistics for the organisation's analysts and org admins, under the same
-/// k-anonymity rule as aggregates; recorded in the organisation's audit.
+/// Programme statistics for the organisation's analysts and org admins, released under the
+/// organisation's privacy policy like aggregates: under differential privacy each figure is noisy
+/// (with its 95% margin) and published only when the noisy count of the people behind it clears
+/// the threshold; in exact mode under the k-anonymity rule. Recorded in the organisation's audit.
 #[utoipa::path(
     tag = "organisations",
     security(("bearer" = [])),
     params(("org_id" = uuid::Uuid, Path, description = "Organisation id"), ProgramStatsQuery),
     responses(
-        (status = 200, description = "The statistics", body = ProgramStatsView),
+        (status = 200, description = "The statistics", body = ProgramStatsAnswer),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid period", body = Problem, content_type = "application/problem+json")
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This year's privacy budget cannot cover the release (`privacy-budget-exhausted`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid period or epsilon", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/v1/orgs/{org_id}/program-stats")]
@@ -460,53 +235,23 @@ async fn program_stats(
     who: Principal,
     path: web::Path<uuid::Uuid>,
     query: web::Query<ProgramStatsQuery>,
-) -> AppResult<web::Json<ProgramStatsView>> {
+) -> AppResult<web::Json<ProgramStatsAnswer>> {
     let org = Id(path.into_inner());
     who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let q = query.into_inner();
     let (from, to) = crate::aggregates::whole_months(q.from, q.to).map_err(|e| AppError::Validation(vec![e]))?;
-    let k_min = state.settings.k_min;
-    let actor = who.user_id;
-    let stats = state
-        .tx(move |c| {
-            query::snapshot(c)?;
-            let now = Ts::now();
-            let stats = program::compute(c, org, from, to, i64::from(k_min), now)?;
-            let figures = [
-                stats.members,
-                stats.consenting,
-                stats.active_residents,
-                stats.mean_daily_steps,
-                stats.points_earned,
-            ];
-            let suppressed = figures.iter().filter(|f| **f == Figure::Suppressed).count();
-            audit::record(
-                c,
-                &AuditEntry {
-                    id: Id::new(),
-                    organization_id: org,
-                    actor_id: Some(actor),
-                    query: "program_stats".to_owned(),
-                    request: Json(serde_json::json!({ "from": from, "to": last_day(to) })),
-                    epsilon: None,
-                    groups: i32::try_from(figures.len() - suppressed).unwrap_or(0),
-                    suppressed: i32::try_from(suppressed).unwrap_or(0),
-                    created_at: now,
-                },
-            )?;
-            Ok(stats)
-        })
+    if let Some(e) = q.epsilon.and_then(crate::privacy::validate_epsilon) {
+        return Err(AppError::Validation(vec![e]));
+    }
+    let asker = Asker {
+        organization_id: org,
+        actor: who.user_id,
+        k_min: state.settings.k_min,
+    };
+    let answer = state
+        .db(move |c| release::program_stats(c, asker, from, to, q.epsilon))
         .await?;
-    Ok(web::Json(ProgramStatsView {
-        k_min,
-        from,
-        to: last_day(to),
-        members: stats.members.into(),
-        consenting: stats.consenting.into(),
-        active_residents: stats.active_residents.into(),
-        mean_daily_steps: stats.mean_daily_steps.into(),
-        points_earned: stats.points_earned.into(),
-    }))
+    Ok(web::Json(answer))
 }
 
 /// One recorded aggregate query.
@@ -523,7 +268,7 @@ pub struct AuditView {
     /// The request.
     #[schema(value_type = Object)]
     pub request: serde_json::Value,
-    /// Epsilon charged.
+    /// Epsilon charged (null in exact mode and when a stored release answered it).
     pub epsilon: Option<f64>,
     /// Groups (or figures) published.
     pub groups: i32,

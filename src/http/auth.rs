@@ -4,14 +4,17 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::sync::Arc;
+
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::accounts::tokens::{self, Modality, Scope};
 use crate::accounts::{Role, User};
 use crate::db::Id;
 use crate::error::AppError;
 use crate::http::AppState;
+use crate::http::limits::AccountPermit;
 use crate::sharing::{StaffRole, orgs};
 
 /// How the caller authenticated.
@@ -49,6 +52,9 @@ pub struct Principal {
     /// Staff roles per organisation (login sessions only: an app token never acts for an
     /// organisation). Read with the account on every request, so a removed role ends at once.
     pub staff: Vec<(Id, StaffRole)>,
+    /// One of the account's request slots, held while this request (and anything it hands this
+    /// principal to, such as an export's read) runs.
+    pub slot: Arc<AccountPermit>,
 }
 
 impl Principal {
@@ -116,6 +122,26 @@ impl Principal {
     }
 }
 
+/// An operator signed in with a login session, as an extractor: a handler that takes it cannot run
+/// for anyone else (401, 403). On `/v1/admin/…` the guard middleware has already checked it before
+/// the body was read, so a resident probing an operator route learns nothing of what it accepts.
+#[derive(Debug, Clone)]
+pub struct Operator(pub Principal);
+
+impl FromRequest for Operator {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move {
+            let who = principal.await?;
+            who.require_admin()?;
+            Ok(Operator(who))
+        })
+    }
+}
+
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -132,7 +158,9 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
             .await?;
         let auth = auth.ok_or(AppError::Unauthorized)?;
         let modality = Modality::parse(&auth.token.modality).ok_or(AppError::Unauthorized)?;
+        let slot = state.gate.enter(auth.user.id).await?;
         return Ok(Principal {
+            slot,
             user_id: auth.user.id,
             role: auth.user.role(),
             user: auth.user,
@@ -147,16 +175,12 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
     }
     let claims = state.keys.verify(&token).ok_or(AppError::Unauthorized)?;
     let (user_id, session_id) = (Id(claims.sub), Id(claims.sid));
+    // The signature names the account: its slot is taken before the database is asked anything.
+    let slot = state.gate.enter(user_id).await?;
     // The signature alone is not enough: a deleted account or a revoked session (logout, password
     // change, refresh-token reuse) ends its access tokens at once.
     let found = state
-        .db(move |c| {
-            let Some(user) = tokens::session_user(c, user_id, session_id)? else {
-                return Ok(None);
-            };
-            let staff = orgs::roles_of(c, user_id)?;
-            Ok(Some((user, staff)))
-        })
+        .db(move |c| Ok(orgs::session_principal(c, user_id, session_id)?))
         .await?;
     let (user, staff) = found.ok_or(AppError::Unauthorized)?;
     Ok(Principal {
@@ -167,6 +191,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
         scopes: claims.scopes,
         credential: Credential::Session { session_id },
         staff,
+        slot,
     })
 }
 
@@ -175,6 +200,10 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Operator routes are authenticated by the guard before their body is read.
+        if let Some(who) = req.extensions().get::<Principal>().cloned() {
+            return Box::pin(async move { Ok(who) });
+        }
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
         Box::pin(async move {

@@ -9,7 +9,7 @@ use crate::accounts::tokens::{Scope, normalize_pairing_code, random_code};
 use crate::db::{Id, Ts};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
-use crate::http::auth::Principal;
+use crate::http::auth::{Operator, Principal};
 use crate::http::paging::{PageQuery, Paged};
 use crate::http::points::today_and_age;
 use crate::points::events::{self, CheckIn, Event};
@@ -107,10 +107,9 @@ fn check(c: &mut crate::db::DbConn, event: &Event) -> AppResult<()> {
 #[post("/v1/admin/events")]
 async fn admin_create_event(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     body: web::Json<EventInput>,
 ) -> AppResult<HttpResponse> {
-    who.require_admin()?;
     let mut event = body.into_inner().into_event(Id::new(), String::new(), Ts::now());
     let created = state
         .tx(move |c| {
@@ -143,10 +142,9 @@ async fn admin_create_event(
 #[get("/v1/admin/events")]
 async fn admin_list_events(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     query: web::Query<PageQuery>,
 ) -> AppResult<web::Json<Paged<EventView>>> {
-    who.require_admin()?;
     let page = query.page()?;
     let rows = state
         .db(move |c| Ok(events::list(c, page.after, PageQuery::fetch(page))?))
@@ -169,10 +167,9 @@ async fn admin_list_events(
 #[get("/v1/admin/events/{id}")]
 async fn admin_get_event(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<EventView>> {
-    who.require_admin()?;
     let id = Id(path.into_inner());
     let event = state
         .db(move |c| events::find(c, id)?.ok_or(AppError::NotFound))
@@ -196,11 +193,10 @@ async fn admin_get_event(
 #[put("/v1/admin/events/{id}")]
 async fn admin_update_event(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
     body: web::Json<EventInput>,
 ) -> AppResult<web::Json<EventView>> {
-    who.require_admin()?;
     let id = Id(path.into_inner());
     let input = body.into_inner();
     let event = state
@@ -229,10 +225,9 @@ async fn admin_update_event(
 #[delete("/v1/admin/events/{id}")]
 async fn admin_delete_event(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    who.require_admin()?;
     let id = Id(path.into_inner());
     if state.tx(move |c| Ok(events::delete(c, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
@@ -302,12 +297,23 @@ async fn check_in(
             Ok((event, outcome))
         })
         .await?;
+    let (view, fresh) = checked_in(event, outcome)?;
+    Ok(if fresh {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
+}
+
+/// What a check-in came to: the points (and whether they were paid now rather than before), or
+/// the refusal.
+fn checked_in(event: Event, outcome: CheckIn) -> AppResult<(CheckInView, bool)> {
     let (entry, fresh) = match outcome {
         CheckIn::Paid(e) => (e, true),
         CheckIn::Already(e) => (e, false),
         CheckIn::NotOpen => {
             return Err(AppError::StateConflict {
-                slug: "event-not-open",
+                refusal: crate::error::Refusal::EventNotOpen,
                 detail: "check-in is open only during the event".to_owned(),
             });
         }
@@ -321,11 +327,7 @@ async fn check_in(
         ledger_entry_id: entry.id.0,
         already_checked_in: !fresh,
     };
-    Ok(if fresh {
-        HttpResponse::Created().json(view)
-    } else {
-        HttpResponse::Ok().json(view)
-    })
+    Ok((view, fresh))
 }
 
 /// Registers the event routes.

@@ -20,10 +20,11 @@ use crate::insights::goals::{CheckupKind, Goal, GoalKind, GoalReason, StepGoalRe
 use crate::insights::reference::{Level, Metric, Reference};
 use crate::insights::store::{Area, AreaInsight, Subject, Viewer};
 use crate::insights::trend::Direction;
-use crate::insights::{Lang, messages, negotiate, programme, store};
-use crate::points;
+use crate::insights::{Lang, messages, negotiate, store};
+use crate::points::Earner;
 use crate::sharing::individual;
 use crate::sharing::orgs::StaffRole;
+use crate::usecases;
 
 /// A published reference (or a documented project convention) a classification cites.
 #[derive(Debug, Serialize, ToSchema)]
@@ -212,7 +213,7 @@ fn own_subject(who: &Principal) -> AppResult<Subject> {
     Ok(Subject {
         user_id: who.user_id,
         birth_date: who.user.birth_date,
-        today: crate::accounts::local_today(&who.user.timezone),
+        today: crate::calendar::today_in(&who.user.timezone),
     })
 }
 
@@ -381,15 +382,14 @@ fn goal_view(g: &Goal, week: &WeekData, lang: Lang) -> GoalView {
 async fn my_programme(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> AppResult<HttpResponse> {
     let subject = own_subject(&who)?;
     let lang = language(&req);
+    let earner = Earner {
+        user_id: who.user_id,
+        birth_date: who.user.birth_date,
+        timezone: crate::calendar::timezone(&who.user.timezone),
+        since: who.user.created_at,
+    };
     let (plan, week) = state
-        .tx(move |c| {
-            let plan = programme::this_week(c, &subject)?;
-            // Goals met by data uploaded before the plan was made are paid now (once: the award
-            // keys are those of the uploads that would have paid them).
-            points::award_week_goals(c, subject.user_id, subject.birth_date, plan.week_start, subject.today)?;
-            let week = programme::week_data(c, subject.user_id, plan.week_start)?;
-            Ok((plan, week))
-        })
+        .db(move |c| Ok(usecases::programme::this_week(c, &subject, &earner)?))
         .await?;
     let view = WeekPlanView {
         language: lang.tag(),

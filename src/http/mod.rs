@@ -2,9 +2,13 @@
 
 pub mod accounts;
 pub mod aggregates;
+pub mod apps;
 pub mod auth;
+pub mod docs;
 pub mod events;
+pub mod guard;
 pub mod insights;
+pub mod limits;
 pub mod lotteries;
 pub mod measurements;
 pub mod ops;
@@ -12,6 +16,7 @@ pub mod orgs;
 pub mod paging;
 pub mod points;
 pub mod portability;
+pub mod privacy;
 pub mod sharing;
 pub mod throttle;
 
@@ -37,6 +42,19 @@ pub struct Settings {
     pub body_limit: usize,
     /// Minimum people per published aggregate cell.
     pub k_min: u32,
+    /// Bearer token that `GET /metrics` requires; without one the route answers 404.
+    pub metrics_token: Option<String>,
+    /// Exports one account may have in flight (from the request until the answer is sent).
+    pub exports_per_account: usize,
+    /// Where export spool files are made (the system's temporary directory when unset).
+    pub export_spool_dir: Option<std::path::PathBuf>,
+    /// Largest export, in bytes, that is spooled (507 beyond).
+    pub export_max_bytes: u64,
+    /// Authenticated requests one account may have in flight (each holds at most one database
+    /// connection); `None`: half the pool. More wait up to `request_wait`, then 429.
+    pub requests_per_account: Option<usize>,
+    /// Longest wait for one of the account's request slots.
+    pub request_wait: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +62,12 @@ impl Default for Settings {
         Settings {
             body_limit: 1024 * 1024,
             k_min: 10,
+            metrics_token: None,
+            exports_per_account: 2,
+            export_spool_dir: None,
+            export_max_bytes: 4 << 30,
+            requests_per_account: None,
+            request_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -62,6 +86,10 @@ pub struct AppState {
     pub metrics: PrometheusMetrics,
     /// Connection-pool gauges.
     pub pool_gauges: ops::PoolGauges,
+    /// Per-account slots for requests in flight.
+    pub gate: limits::AccountGate,
+    /// Per-account slots for exports in flight.
+    pub exports: limits::ExportSlots,
 }
 
 impl AppState {
@@ -73,6 +101,12 @@ impl AppState {
             .build()
             .map_err(AppError::internal)?;
         let pool_gauges = ops::register_pool_metrics(&metrics.registry).map_err(AppError::internal)?;
+        // Half the pool: one account's requests can never hold every connection.
+        let per_account = settings
+            .requests_per_account
+            .unwrap_or_else(|| usize::try_from(pool.max_size() / 2).unwrap_or(1));
+        let gate = limits::AccountGate::new(per_account, settings.request_wait);
+        let exports = limits::ExportSlots::new(settings.exports_per_account, 10);
         Ok(AppState {
             pool,
             keys,
@@ -80,6 +114,8 @@ impl AppState {
             throttle,
             metrics,
             pool_gauges,
+            gate,
+            exports,
         })
     }
 
@@ -113,6 +149,7 @@ impl AppState {
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     ops::routes(cfg);
     accounts::routes(cfg);
+    apps::routes(cfg);
     portability::routes(cfg);
     measurements::routes(cfg);
     points::routes(cfg);
@@ -121,6 +158,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     orgs::routes(cfg);
     sharing::routes(cfg);
     aggregates::routes(cfg);
+    privacy::routes(cfg);
     insights::routes(cfg);
 }
 
@@ -163,59 +201,153 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        "client_credentials",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Basic)
+                .description(Some(
+                    "A registered app's `client_id:client_secret` (`POST /v1/admin/apps`), for claiming pairing codes.",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "metrics_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("The value of `KARADA_METRICS_TOKEN`."))
+                .build(),
+        ),
+    );
     add_common_responses(&mut api);
-    api
+    // The rules every request meets (text, measurement values) are written in on the JSON form.
+    match serde_json::to_value(&api) {
+        Ok(mut doc) => {
+            docs::describe(&mut doc);
+            serde_json::from_value(doc).unwrap_or(api)
+        }
+        Err(_) => api,
+    }
 }
 
 /// Adds the responses every operation of a kind can give, so the document lists every status the
-/// service can send: bodies can be malformed (400), too large (413) or not JSON (415); secured
-/// operations can be unauthenticated (401) or forbidden (403); database-backed ones can be
-/// unavailable (503).
+/// service can send: bodies can be malformed (400), too large (413), not JSON (415) or hold a
+/// control character in a text field (422), and so can query parameters (422); secured
+/// operations can be unauthenticated (401) or forbidden (403) or wait too long for one of their account's request slots (429);
+/// database-backed ones can be unavailable (503); routes throttled per client address can be
+/// refused (429); a path with a control character names nothing (404). Every
+/// answer carries `Cache-Control` and `X-Content-Type-Options`.
 fn add_common_responses(api: &mut utoipa::openapi::OpenApi) {
-    let problem = |desc: &str| -> RefOr<Response> {
-        RefOr::T(
-            utoipa::openapi::ResponseBuilder::new()
-                .description(desc)
-                .content(
-                    "application/problem+json",
-                    utoipa::openapi::ContentBuilder::new()
-                        .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
-                        .build(),
-                )
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ObjectBuilder, Type};
+    let problem = |desc: &str, retry_after: bool| -> RefOr<Response> {
+        let mut r = utoipa::openapi::ResponseBuilder::new().description(desc).content(
+            "application/problem+json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
                 .build(),
-        )
+        );
+        if retry_after {
+            r = r.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+                    .description(Some("Seconds to wait"))
+                    .build(),
+            );
+        }
+        RefOr::T(r.build())
     };
-    for item in api.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
+    let text_header = |value: &str, desc: &str| {
+        HeaderBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([value])),
+            ))
+            .description(Some(desc))
+            .build()
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        let guarded = throttle::guarded(&actix_web::http::Method::POST, path).is_some();
+        let post = item.post.is_some();
+        for (op, is_post) in [
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, false),
+            (&mut item.patch, false),
+            (&mut item.delete, false),
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|(op, is_post)| op.as_mut().map(|op| (op, is_post)))
         {
             let is_ops = op.tags.as_ref().is_some_and(|t| t.iter().any(|t| t == "operations"));
-            let mut add = |code: &str, desc: &str| {
+            let mut add = |code: &str, desc: &str, retry_after: bool| {
                 op.responses
                     .responses
                     .entry(code.to_owned())
-                    .or_insert_with(|| problem(desc));
+                    .or_insert_with(|| problem(desc, retry_after));
             };
             let has_body = op.request_body.is_some();
-            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let secured = op
+                .security
+                .as_ref()
+                .is_some_and(|s| serde_json::to_value(s).is_ok_and(|v| v.to_string().contains("\"bearer\"")));
             if has_body {
-                add("400", "Malformed JSON or wrong types");
-                add("413", "Body too large");
-                add("415", "Body is not application/json");
+                add("400", "Malformed JSON or wrong types", false);
+                add("413", "Body too large", false);
+                add("415", "Body is not application/json", false);
+                add(
+                    "422",
+                    "Invalid fields: a text field holds a control character, or fails its own rules",
+                    false,
+                );
             }
             if secured {
-                add("401", "Missing, invalid, expired or revoked credentials");
-                add("403", "Authenticated but not allowed");
+                add("401", "Missing, invalid, expired or revoked credentials", false);
+                add("403", "Authenticated but not allowed", false);
+                add(
+                    "429",
+                    "Too many of this account's requests in flight (or, where throttled, too many attempts)",
+                    true,
+                );
+            }
+            if guarded && post && is_post {
+                add("429", "Too many attempts from this client address", true);
+            }
+            if path.contains('{') {
+                add(
+                    "404",
+                    "Not found (a path holding a control character names nothing)",
+                    false,
+                );
+            }
+            let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)),
+                )
+            });
+            if has_query {
+                add(
+                    "422",
+                    "Invalid query parameters (one holding a control character among them)",
+                    false,
+                );
             }
             if !is_ops {
-                add("503", "Database unavailable");
+                add("503", "Database unavailable", true);
+            }
+            for response in op.responses.responses.values_mut() {
+                if let RefOr::T(r) = response {
+                    r.headers
+                        .entry("Cache-Control".to_owned())
+                        .or_insert_with(|| RefOr::T(text_header("no-store", "Never stored by caches")));
+                    r.headers
+                        .entry("X-Content-Type-Options".to_owned())
+                        .or_insert_with(|| RefOr::T(text_header("nosniff", "Never sniffed as another type")));
+                }
             }
         }
     }
@@ -304,6 +436,7 @@ pub fn app(
         .configure(routes)
         .default_service(web::to(no_route))
         .into_app()
+        .wrap(actix_web::middleware::from_fn(guard::guard))
         .wrap(ErrorHandlers::new().default_handler(ensure_problem))
         .wrap(metrics)
         .wrap_fn(|req, srv| {
@@ -315,9 +448,16 @@ pub fn app(
             let fut = srv.call(req);
             async move {
                 let mut res = fut.await?;
+                let headers = res.headers_mut();
                 if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                    res.headers_mut()
-                        .insert(header::HeaderName::from_static("x-request-id"), id);
+                    headers.insert(header::HeaderName::from_static("x-request-id"), id);
+                }
+                // Nothing this service answers is meant to be sniffed into another type, and
+                // nothing is meant to be kept by a cache: answers carry health data, tokens or
+                // both, and the few public documents are cheap to ask for again.
+                headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+                if !headers.contains_key(header::CACHE_CONTROL) {
+                    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 }
                 Ok::<_, actix_web::Error>(res)
             }

@@ -2,11 +2,13 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use prometheus::{Encoder, IntGauge, Registry, TextEncoder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::accounts::tokens::hash_secret;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
@@ -64,12 +66,35 @@ async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Health>> {
 }
 
 /// Prometheus text: request counts and latency histograms by route and status, and pool usage.
+/// Only for the scraper holding `KARADA_METRICS_TOKEN` (the route counts every route's traffic);
+/// without that variable the route is not served at all.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
+        (status = 401, description = "No or wrong `Authorization: Bearer <KARADA_METRICS_TOKEN>`", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "`KARADA_METRICS_TOKEN` is not set: metrics are not served", body = crate::error::Problem,
+            content_type = "application/problem+json")
+    )
 )]
 #[get("/metrics")]
-async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+    let Some(expected) = state.settings.metrics_token.as_deref() else {
+        return Err(AppError::NotFound);
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    // Compared as digests, so the comparison's time says nothing about the token.
+    if given.map(hash_secret) != Some(hash_secret(expected)) {
+        return Err(AppError::Unauthorized);
+    }
     let pool = state.pool.state();
     state.pool_gauges.connections.set(i64::from(pool.connections));
     state.pool_gauges.idle.set(i64::from(pool.idle_connections));

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 use crate::db::{Id, Ts};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
-use crate::http::auth::Principal;
+use crate::http::auth::{Operator, Principal};
 use crate::http::paging::{PageQuery, Paged};
+use crate::privacy::{Mode, budget};
 use crate::sharing::memberships;
 use crate::sharing::orgs::{self, AddStaff, Delete, OrgKind, Organization, StaffRole};
 
@@ -23,48 +24,68 @@ pub struct OrganizationInput {
     pub name: String,
     /// `employer` or `insurer`.
     pub kind: OrgKind,
-    /// Total epsilon the organisation may spend on differentially private aggregates, 0–1000
-    /// (default 10). It cannot be set below what has been spent.
-    #[schema(minimum = 0, maximum = 1000)]
+    /// Read-only since the privacy policy has its own route
+    /// (`PUT /v1/admin/organizations/{org_id}/privacy`, audited, with a reason to raise it). On
+    /// creation it may lower the default budget of 10 per year (0–10); on change it may only repeat
+    /// the current value.
+    #[schema(minimum = 0, maximum = 10)]
     pub privacy_budget: Option<f64>,
 }
 
 /// An organisation, as operators see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrganizationView {
-    /// Id.
+    /// The organisation's id: what its staff routes and a resident's consent name it by.
     pub id: uuid::Uuid,
     /// Name.
     pub name: String,
     /// `employer` or `insurer`.
     pub kind: String,
-    /// Total privacy budget (epsilon).
+    /// This calendar year's privacy budget (epsilon; read-only, see the privacy policy route).
     pub privacy_budget: f64,
-    /// Epsilon spent.
+    /// Epsilon spent this calendar year.
     pub privacy_spent: f64,
+    /// How the organisation's statistics are released.
+    pub privacy_mode: Mode,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Organization> for OrganizationView {
-    fn from(o: Organization) -> Self {
-        OrganizationView {
-            id: o.id.0,
-            name: o.name,
-            kind: o.kind,
-            privacy_budget: o.privacy_budget,
-            privacy_spent: o.privacy_spent,
-            created_at: o.created_at.0,
-            updated_at: o.updated_at.0,
-        }
+fn org_view((o, spent): (Organization, f64)) -> OrganizationView {
+    OrganizationView {
+        id: o.id.0,
+        name: o.name,
+        kind: o.kind,
+        privacy_budget: o.privacy_budget,
+        privacy_spent: spent,
+        privacy_mode: Mode::from_stored(&o.privacy_mode),
+        created_at: o.created_at.0,
+        updated_at: o.updated_at.0,
     }
 }
 
-fn checked(input: &OrganizationInput) -> AppResult<(String, f64)> {
+/// An organisation with what it spent this year.
+fn with_spent(c: &mut crate::db::DbConn, o: Organization) -> AppResult<(Organization, f64)> {
+    let spent = budget::spent(c, o.id, crate::privacy::budget_year(Ts::now()))?;
+    Ok((o, spent))
+}
+
+/// Checks a new organisation: its name, and its budget — the default, or a lower one (raising it
+/// is a policy change with a reason).
+fn checked_new(input: &OrganizationInput) -> AppResult<(String, f64)> {
+    let mut errors = orgs::validate(&input.name);
     let budget = input.privacy_budget.unwrap_or(orgs::DEFAULT_PRIVACY_BUDGET);
-    let errors = orgs::validate(&input.name, budget);
+    if !(0.0..=orgs::DEFAULT_PRIVACY_BUDGET).contains(&budget) {
+        errors.push(crate::error::FieldError::new(
+            "privacy_budget",
+            format!(
+                "must be between 0 and {}; a larger budget is set with PUT /v1/admin/organizations/{{org_id}}/privacy and a reason",
+                orgs::DEFAULT_PRIVACY_BUDGET
+            ),
+        ));
+    }
     if errors.is_empty() {
         Ok((input.name.trim().to_owned(), budget))
     } else {
@@ -85,29 +106,28 @@ fn checked(input: &OrganizationInput) -> AppResult<(String, f64)> {
 #[post("/v1/admin/organizations")]
 async fn create_org(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     body: web::Json<OrganizationInput>,
 ) -> AppResult<HttpResponse> {
-    who.require_admin()?;
     let input = body.into_inner();
-    let (name, budget) = checked(&input)?;
+    let (name, budget) = checked_new(&input)?;
     let now = Ts::now();
     let org = Organization {
         id: Id::new(),
         name,
         kind: input.kind.as_str().to_owned(),
         privacy_budget: budget,
-        privacy_spent: 0.0,
+        privacy_mode: orgs::DEFAULT_PRIVACY_MODE.to_owned(),
         created_at: now,
         updated_at: now,
     };
     let org = state
         .db(move |c| {
             orgs::create(c, &org)?;
-            Ok(org)
+            Ok((org, 0.0))
         })
         .await?;
-    Ok(HttpResponse::Created().json(OrganizationView::from(org)))
+    Ok(HttpResponse::Created().json(org_view(org)))
 }
 
 /// Every organisation, oldest first.
@@ -124,20 +144,19 @@ async fn create_org(
 #[get("/v1/admin/organizations")]
 async fn list_orgs(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     query: web::Query<PageQuery>,
 ) -> AppResult<web::Json<Paged<OrganizationView>>> {
-    who.require_admin()?;
     let page = query.page()?;
     let rows = state
-        .db(move |c| Ok(orgs::list(c, page.after, PageQuery::fetch(page))?))
+        .db(move |c| {
+            let orgs = orgs::list(c, page.after, PageQuery::fetch(page))?;
+            orgs.into_iter()
+                .map(|o| with_spent(c, o))
+                .collect::<AppResult<Vec<_>>>()
+        })
         .await?;
-    Ok(web::Json(Paged::from_rows(
-        page,
-        rows,
-        |o| o.id,
-        OrganizationView::from,
-    )))
+    Ok(web::Json(Paged::from_rows(page, rows, |o| o.0.id, org_view)))
 }
 
 /// One organisation.
@@ -154,16 +173,21 @@ async fn list_orgs(
 #[get("/v1/admin/organizations/{id}")]
 async fn get_org(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<OrganizationView>> {
-    who.require_admin()?;
     let id = Id(path.into_inner());
-    let org = state.db(move |c| orgs::find(c, id)?.ok_or(AppError::NotFound)).await?;
-    Ok(web::Json(org.into()))
+    let org = state
+        .db(move |c| {
+            let org = orgs::find(c, id)?.ok_or(AppError::NotFound)?;
+            with_spent(c, org)
+        })
+        .await?;
+    Ok(web::Json(org_view(org)))
 }
 
-/// Changes an organisation's name, kind and privacy budget.
+/// Changes an organisation's name and kind. Its privacy budget is read-only here: the privacy
+/// policy has its own audited route.
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
@@ -172,35 +196,37 @@ async fn get_org(
     responses(
         (status = 200, description = "Changed", body = OrganizationView),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or a budget below what was spent", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "Invalid fields, or a privacy budget other than the current one", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[put("/v1/admin/organizations/{id}")]
 async fn update_org(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
     body: web::Json<OrganizationInput>,
 ) -> AppResult<web::Json<OrganizationView>> {
-    who.require_admin()?;
     let id = Id(path.into_inner());
     let input = body.into_inner();
-    let (name, budget) = checked(&input)?;
-    let kind = input.kind;
     let org = state
         .tx(move |c| {
             let org = orgs::find(c, id)?.ok_or(AppError::NotFound)?;
-            if budget < org.privacy_spent {
-                return Err(AppError::invalid(
+            let mut errors = orgs::validate(&input.name);
+            if input.privacy_budget.is_some_and(|b| b != org.privacy_budget) {
+                errors.push(crate::error::FieldError::new(
                     "privacy_budget",
-                    format!("cannot be below the {} already spent", org.privacy_spent),
+                    "is read-only: change it with PUT /v1/admin/organizations/{org_id}/privacy and a reason",
                 ));
             }
-            orgs::update(c, id, &name, kind, budget)?;
-            orgs::find(c, id)?.ok_or(AppError::NotFound)
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors));
+            }
+            orgs::update(c, id, input.name.trim(), input.kind)?;
+            let org = orgs::find(c, id)?.ok_or(AppError::NotFound)?;
+            with_spent(c, org)
         })
         .await?;
-    Ok(web::Json(org.into()))
+    Ok(web::Json(org_view(org)))
 }
 
 /// Deletes an organisation created by mistake: one that never had a member and sponsors no
@@ -217,22 +243,17 @@ async fn update_org(
     )
 )]
 #[delete("/v1/admin/organizations/{id}")]
-async fn delete_org(
-    state: web::Data<AppState>,
-    who: Principal,
-    path: web::Path<uuid::Uuid>,
-) -> AppResult<HttpResponse> {
-    who.require_admin()?;
+async fn delete_org(state: web::Data<AppState>, _: Operator, path: web::Path<uuid::Uuid>) -> AppResult<HttpResponse> {
     let id = Id(path.into_inner());
     match state.tx(move |c| Ok(orgs::delete(c, id)?)).await? {
         Delete::Deleted => Ok(HttpResponse::NoContent().finish()),
         Delete::NotFound => Err(AppError::NotFound),
         Delete::HasMembers => Err(AppError::StateConflict {
-            slug: "organization-has-members",
+            refusal: crate::error::Refusal::OrganizationHasMembers,
             detail: "residents have been members of this organisation; it is kept with their history".to_owned(),
         }),
         Delete::SponsorsProgramme => Err(AppError::StateConflict {
-            slug: "organization-sponsors-programme",
+            refusal: crate::error::Refusal::OrganizationSponsorsProgramme,
             detail: "a programme names this organisation".to_owned(),
         }),
     }
@@ -287,11 +308,10 @@ pub struct StaffList {
 #[post("/v1/admin/organizations/{id}/staff")]
 async fn add_staff(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
     body: web::Json<StaffInput>,
 ) -> AppResult<HttpResponse> {
-    who.require_admin()?;
     let org = Id(path.into_inner());
     let input = body.into_inner();
     let email = input.email.trim().to_lowercase();
@@ -331,10 +351,9 @@ async fn add_staff(
 #[get("/v1/admin/organizations/{id}/staff")]
 async fn list_staff(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<StaffList>> {
-    who.require_admin()?;
     let org = Id(path.into_inner());
     let rows = state
         .db(move |c| {
@@ -373,10 +392,9 @@ async fn list_staff(
 #[delete("/v1/admin/organizations/{id}/staff/{user_id}")]
 async fn remove_staff(
     state: web::Data<AppState>,
-    who: Principal,
+    _: Operator,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> AppResult<HttpResponse> {
-    who.require_admin()?;
     let (org, user) = path.into_inner();
     if state.db(move |c| Ok(orgs::remove_staff(c, Id(org), Id(user))?)).await? {
         Ok(HttpResponse::NoContent().finish())

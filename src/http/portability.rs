@@ -1,7 +1,9 @@
 //! Data portability: export (`GET /v1/me/export`) and import (`POST /v1/measurements/import`).
 //!
-//! An export is rendered on the blocking pool while it is read and reaches the client through a
-//! bounded channel, so neither side holds the whole of it.
+//! An export is rendered on the blocking pool into a spool file (`export::spool`) and sent from
+//! there: the database connection is held only while the snapshot is read, never at the client's
+//! pace. Each account may have a few exports in flight (`ExportSlots`); the server cuts off a
+//! client that stops reading (`KARADA_STALLED_CLIENT_TIMEOUT_SECS`), which frees its slot.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,24 +14,22 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, ReadBuf};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::tokens::{Modality, Scope};
-use crate::db::{Id, Pool};
+use crate::db::Id;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::export::fhir::Bundle;
 use crate::export::json::ExportDocument;
-use crate::export::{self, ExportError, Format, Writer};
+use crate::export::{self, CHUNK_BYTES, ExportError, Format, SpoolFailure};
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::measurements::{conflict_error, uploader};
-use crate::import::{self, Entry, ImportDocument, Item};
-use crate::measurements::{self, ItemResult, Outcome};
-
-/// Chunks (of about 64 KiB) rendered ahead of the client: what an export holds in memory besides
-/// one page of rows.
-const CHUNKS_AHEAD: usize = 4;
+use crate::http::limits::ExportSlot;
+use crate::http::measurements::{ItemStatus, Tally, report, uploader};
+use crate::import::{self, Entry, ImportDocument};
+use crate::measurements::{ItemResult, MeasurementInput};
+use crate::usecases::upload;
 
 /// Query of `GET /v1/me/export`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,49 +42,57 @@ pub struct ExportQuery {
     pub format: Option<String>,
 }
 
-type Chunk = Result<Bytes, AppError>;
-
-/// A response body fed by the export's producer.
-struct ChannelBody {
-    first: Option<Bytes>,
-    rx: mpsc::Receiver<Chunk>,
+/// A response body read from the export's spool file, a chunk at a time; it holds the account's
+/// export slot until it is sent whole or dropped (the client went away or was cut off).
+struct SpoolBody {
+    file: tokio::fs::File,
+    len: u64,
+    remaining: u64,
+    _slot: ExportSlot,
 }
 
-impl MessageBody for ChannelBody {
-    type Error = AppError;
+impl MessageBody for SpoolBody {
+    type Error = std::io::Error;
 
     fn size(&self) -> BodySize {
-        BodySize::Stream
+        BodySize::Sized(self.len)
     }
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, AppError>>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(first)));
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
         }
-        self.rx.poll_recv(cx)
+        let want = usize::try_from(this.remaining).unwrap_or(CHUNK_BYTES).min(CHUNK_BYTES);
+        let mut chunk = vec![0u8; want];
+        let mut buf = ReadBuf::new(&mut chunk);
+        match Pin::new(&mut this.file).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                if n == 0 {
+                    // The file is shorter than it was: end the body as an error, so the client
+                    // never takes a cut-off document for a whole one.
+                    return Poll::Ready(Some(Err(std::io::ErrorKind::UnexpectedEof.into())));
+                }
+                chunk.truncate(n);
+                this.remaining -= n as u64;
+                Poll::Ready(Some(Ok(Bytes::from(chunk))))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
-/// Runs the export on this (blocking) thread, handing chunks to `tx`. A failure is sent as the
-/// last item: before the first chunk it becomes the problem+json answer; after it, the body ends
-/// with an error and the connection is closed, so a client never takes a cut-off document for a
-/// whole one.
-fn produce(pool: &Pool, user: Id, format: Format, tx: &mpsc::Sender<Chunk>) {
-    let result = match pool.get() {
-        Err(e) => Err(AppError::from(e)),
-        Ok(mut conn) => {
-            let mut send = |chunk: Vec<u8>| tx.blocking_send(Ok(Bytes::from(chunk))).is_ok();
-            let mut out = Writer::new(&mut send);
-            match export::export(&mut conn, user, format, &mut out) {
-                Ok(()) | Err(ExportError::Closed) => Ok(()),
-                Err(ExportError::Db(e)) => Err(AppError::from(e)),
-                Err(ExportError::Render(e)) => Err(AppError::internal(e)),
-            }
+fn spool_error(e: SpoolFailure) -> AppError {
+    match e {
+        SpoolFailure::TooLarge(_) => AppError::InsufficientStorage(e.to_string()),
+        SpoolFailure::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            AppError::InsufficientStorage(io.to_string())
         }
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "export stopped");
-        let _ = tx.blocking_send(Err(e));
+        SpoolFailure::Io(io) => AppError::internal(io),
+        SpoolFailure::Export(ExportError::Db(db)) => AppError::from(db),
+        SpoolFailure::Export(other) => AppError::internal(other),
     }
 }
 
@@ -92,22 +100,32 @@ fn produce(pool: &Pool, user: Id, format: Format, tx: &mpsc::Sender<Chunk>) {
 /// app tokens, staff roles, measurements, points balances and ledger, lottery entries,
 /// memberships, consents with their history, access log), `fhir` (a FHIR R4 `Bundle` of type
 /// `collection`: `Patient`, one `Observation` per measurement, one `Consent` per consent) or
-/// `csv` (one row per measurement, one column per value field). Streamed from one snapshot of the
-/// database. Needs a login session: app tokens cannot export.
+/// `csv` (one row per measurement, one column per value field). Read from one snapshot of the
+/// database into a spool file and sent from there (with its `Content-Length`). Needs a login
+/// session: app tokens cannot export. An account may have `KARADA_EXPORTS_PER_ACCOUNT` exports in
+/// flight (429 beyond); a client that stops reading is cut off.
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),
     params(ExportQuery),
     responses(
         (status = 200, description = "The export, as an attachment",
-            headers(("Content-Disposition" = String, description = "attachment; filename=\"karada-export-YYYYMMDD.…\"")),
+            headers(
+                ("Content-Disposition" = String, description = "attachment; filename=\"karada-export-YYYYMMDD.…\""),
+                ("Content-Length" = u64, description = "The export's size in bytes")
+            ),
             content(
                 (ExportDocument = "application/json"),
                 (Bundle = "application/fhir+json"),
                 (String = "text/csv")
             )),
         (status = 400, description = "Malformed or unknown query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown format", body = Problem, content_type = "application/problem+json")
+        (status = 422, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The account has as many exports in flight as it may", body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 507, description = "The export is larger than the server's spool limit, or its disk is full",
+            body = Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/v1/me/export")]
@@ -121,15 +139,18 @@ async fn export_me(
         None => Format::Json,
         Some(f) => Format::parse(f).ok_or_else(|| AppError::invalid("format", "must be json, fhir or csv"))?,
     };
-    let (tx, mut rx) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
+    let slot = state.exports.take(who.user_id)?;
     let pool = state.pool.clone();
     let user = who.user_id;
-    actix_web::rt::task::spawn_blocking(move || produce(&pool, user, format, &tx));
-    let first = match rx.recv().await {
-        Some(Ok(first)) => first,
-        Some(Err(e)) => return Err(e),
-        None => return Err(AppError::internal("the export ended before its first chunk")),
-    };
+    let dir = state.settings.export_spool_dir.clone();
+    let max = state.settings.export_max_bytes;
+    let spooled = web::block(move || {
+        // The account's request slot stays held while the database is read.
+        let _reading = who;
+        let mut conn = pool.get()?;
+        export::spool(&mut conn, user, format, dir.as_deref(), max).map_err(spool_error)
+    })
+    .await??;
     let file = format!(
         "karada-export-{}.{}",
         chrono::Utc::now().format("%Y%m%d"),
@@ -139,7 +160,12 @@ async fn export_me(
         .content_type(format.content_type())
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(ChannelBody { first: Some(first), rx }))
+        .body(SpoolBody {
+            file: tokio::fs::File::from_std(spooled.file),
+            len: spooled.len,
+            remaining: spooled.len,
+            _slot: slot,
+        }))
 }
 
 /// What happened to one entry of an import.
@@ -154,6 +180,16 @@ pub enum ImportStatus {
     Invalid,
     /// Not a measurement (a FHIR `Patient` or `Consent`, say): not imported.
     Skipped,
+}
+
+impl From<ItemStatus> for ImportStatus {
+    fn from(s: ItemStatus) -> Self {
+        match s {
+            ItemStatus::Created => ImportStatus::Created,
+            ItemStatus::Duplicate => ImportStatus::Duplicate,
+            ItemStatus::Invalid => ImportStatus::Invalid,
+        }
+    }
 }
 
 /// One entry's result.
@@ -219,108 +255,72 @@ async fn import_measurements(
 ) -> AppResult<web::Json<ImportResponse>> {
     who.require(Scope::MeasurementsWrite)?;
     let document = import::parse(&body.into_inner())?;
-    let items: Vec<Item> = document
+    let mapped = mapped_items(&document);
+    let who_uploads = uploader(&who);
+    let recorded = if mapped.is_empty() {
+        Vec::new()
+    } else {
+        state.db(move |c| Ok(upload::import(c, &who_uploads, mapped)?)).await?
+    };
+    Ok(web::Json(import_response(&document, recorded)?))
+}
+
+/// The document's items whose input could be mapped, in order, with the modality they claim and
+/// the id they name (the rest are reported invalid without reaching the database).
+fn mapped_items(document: &import::Document) -> Vec<(MeasurementInput, Option<Modality>, Option<Id>)> {
+    document
         .entries
         .iter()
         .filter_map(|e| match e {
-            Entry::Item(item) => Some((**item).clone()),
-            Entry::Skipped(_) => None,
-        })
-        .collect();
-    let mapped: Vec<(usize, measurements::MeasurementInput, Option<Modality>, Option<Id>)> = items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| {
-            item.input
+            Entry::Item(item) => item
+                .input
                 .as_ref()
                 .ok()
-                .map(|input| (i, input.clone(), item.modality, item.own_id()))
+                .map(|input| (input.clone(), item.modality, item.own_id())),
+            Entry::Skipped(_) => None,
         })
-        .collect();
-    let who_uploads = uploader(&who);
-    let user = who.user_id;
-    let recorded: Vec<(usize, ItemResult)> = if mapped.is_empty() {
-        Vec::new()
-    } else {
-        state
-            .db(move |c| {
-                // An Observation that is one of the caller's own measurements (their export, imported
-                // back) is that measurement, whatever client reference it lacked.
-                let ids: Vec<Id> = mapped.iter().filter_map(|(_, _, _, id)| *id).collect();
-                let own = measurements::find_many(c, user, &ids)?;
-                let mut results = Vec::new();
-                let mut rest = Vec::new();
-                for (i, input, modality, id) in mapped {
-                    match own.iter().find(|m| Some(m.id) == id) {
-                        Some(m) => results.push((i, ItemResult::Done(Outcome::Duplicate(m.clone())))),
-                        None => rest.push((i, input, modality)),
-                    }
-                }
-                let at: Vec<usize> = rest.iter().map(|(i, _, _)| *i).collect();
-                let inputs = rest.into_iter().map(|(_, input, m)| Ok((input, m))).collect();
-                if !at.is_empty() {
-                    let recorded = measurements::record_claimed(c, &who_uploads, inputs, |_| String::new())?;
-                    results.extend(at.into_iter().zip(recorded));
-                }
-                Ok(results)
-            })
-            .await?
-    };
-    let mut outcomes: Vec<Option<ItemResult>> = vec![None; items.len()];
-    for (i, r) in recorded {
-        outcomes[i] = Some(r);
-    }
+        .collect()
+}
 
-    let mut out = ImportResponse {
-        created: 0,
-        duplicates: 0,
-        invalid: 0,
-        skipped: 0,
-        results: Vec::new(),
-    };
+/// The answer to an import: one result per entry of the document, in order, with the counts. A
+/// document of which nothing could be imported is refused as a whole, naming every field.
+fn import_response(document: &import::Document, recorded: Vec<ItemResult>) -> AppResult<ImportResponse> {
+    let mut recorded = recorded.into_iter();
+    let mut tally = Tally::default();
+    let mut skipped = 0;
     let mut all_errors = Vec::new();
-    let mut next_item = 0;
+    let mut results = Vec::with_capacity(document.entries.len());
     for (index, entry) in document.entries.iter().enumerate() {
         let (status, id, resource_type, errors) = match entry {
-            Entry::Skipped(kind) => (ImportStatus::Skipped, None, Some(kind.clone()), None),
+            Entry::Skipped(kind) => {
+                skipped += 1;
+                (ImportStatus::Skipped, None, Some(kind.clone()), None)
+            }
             Entry::Item(item) => {
-                let outcome = outcomes.get_mut(next_item).and_then(Option::take);
-                next_item += 1;
-                match (&item.input, outcome) {
-                    (Err(errors), _) => (ImportStatus::Invalid, None, None, Some(errors.clone())),
-                    (Ok(_), Some(ItemResult::Invalid(errors))) => {
-                        let named = errors
-                            .into_iter()
-                            .map(|e| FieldError::new(item.field_name(&e.field), e.message))
-                            .collect();
-                        (ImportStatus::Invalid, None, None, Some(named))
+                let (status, id, errors) = match &item.input {
+                    Err(errors) => (ItemStatus::Invalid, None, Some(errors.clone())),
+                    Ok(_) => {
+                        let r = recorded
+                            .next()
+                            .ok_or_else(|| AppError::internal("an import item has no result"))?;
+                        let (status, id, errors) = report(r, || "client_ref".to_owned());
+                        // The document's own names for the fields (`valueQuantity.value` …).
+                        let named = errors.map(|es| {
+                            es.into_iter()
+                                .map(|e| FieldError::new(item.field_name(&e.field), e.message))
+                                .collect()
+                        });
+                        (status, id, named)
                     }
-                    (Ok(_), Some(ItemResult::Done(Outcome::Created(m) | Outcome::Replaced(m)))) => {
-                        (ImportStatus::Created, Some(m.id.0), None, None)
-                    }
-                    (Ok(_), Some(ItemResult::Done(Outcome::Duplicate(m)))) => {
-                        (ImportStatus::Duplicate, Some(m.id.0), None, None)
-                    }
-                    (Ok(_), Some(ItemResult::Done(Outcome::ClientRefConflict))) => (
-                        ImportStatus::Invalid,
-                        None,
-                        None,
-                        Some(vec![conflict_error(item.field_name("client_ref"))]),
-                    ),
-                    (Ok(_), None) => return Err(AppError::internal("an import item has no result")),
-                }
+                };
+                tally.count(status);
+                (status.into(), id, None, errors)
             }
         };
-        match status {
-            ImportStatus::Created => out.created += 1,
-            ImportStatus::Duplicate => out.duplicates += 1,
-            ImportStatus::Invalid => out.invalid += 1,
-            ImportStatus::Skipped => out.skipped += 1,
-        }
         if let Some(e) = &errors {
             all_errors.extend(e.iter().cloned());
         }
-        out.results.push(ImportResult {
+        results.push(ImportResult {
             index,
             status,
             id,
@@ -328,11 +328,16 @@ async fn import_measurements(
             errors,
         });
     }
-    // A document of which nothing could be imported is refused as a whole, naming every field.
-    if out.created == 0 && out.duplicates == 0 {
+    if tally.created == 0 && tally.duplicates == 0 {
         return Err(AppError::Validation(all_errors));
     }
-    Ok(web::Json(out))
+    Ok(ImportResponse {
+        created: tally.created,
+        duplicates: tally.duplicates,
+        invalid: tally.invalid,
+        skipped,
+        results,
+    })
 }
 
 /// Registers the export and import routes.

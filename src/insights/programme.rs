@@ -12,7 +12,8 @@ use super::goals::{
     CheckupKind, DayData, Goal, GoalInputs, GoalKind, WeekData, WeekOutcome, choose_goals, goal_met, step_goal,
     week_outcome,
 };
-use super::store::{Subject, own_insights, week_start};
+use super::store::{Subject, own_insights};
+use crate::calendar::week_start;
 use crate::db::schema::{measurements, programme_weeks};
 use crate::db::types::Json;
 use crate::db::{DbConn, Id, Ts};
@@ -193,16 +194,28 @@ fn previous_outcomes(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> Query
 /// before, and stored (a concurrent request that stored it first wins, and both answer its plan).
 pub fn this_week(conn: &mut DbConn, subject: &Subject) -> QueryResult<WeekPlan> {
     let monday = week_start(subject.today);
-    if let Some(p) = plans(conn, subject.user_id, monday, monday)?.pop() {
-        return Ok(p);
-    }
-    // Nothing readable: a plan another version wrote is replaced, so the week has one again.
-    diesel::delete(
-        programme_weeks::table
-            .filter(programme_weeks::user_id.eq(subject.user_id))
-            .filter(programme_weeks::week_start.eq(monday)),
-    )
-    .execute(conn)?;
+    // One read decides: a plan readable now is the week's; a row this version cannot read (a plan
+    // another version wrote) is rewritten below. Deciding from two reads would let a concurrent
+    // first request's plan, committed between them, look unreadable and be overwritten.
+    let stored: Option<WeekRow> = programme_weeks::table
+        .filter(programme_weeks::user_id.eq(subject.user_id))
+        .filter(programme_weeks::week_start.eq(monday))
+        .select(WeekRow::as_select())
+        .first(conn)
+        .optional()?;
+    let unreadable = match stored {
+        None => None,
+        Some(row) => {
+            let made = row.created_at;
+            match row.plan() {
+                Ok(plan) => return Ok(plan),
+                Err(e) => {
+                    tracing::warn!(week = %monday, error = %e, "unreadable weekly plan replaced");
+                    Some(made)
+                }
+            }
+        }
+    };
     let (insights, last) = own_insights(conn, subject)?;
     let age = subject.age();
     let previous = previous_outcomes(conn, subject.user_id, monday)?;
@@ -221,7 +234,22 @@ pub fn this_week(conn: &mut DbConn, subject: &Subject) -> QueryResult<WeekPlan> 
         goals: Json(serde_json::to_value(&goals).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?),
         created_at: Ts::now(),
     };
-    crate::on_backend!(conn, c => diesel::insert_into(programme_weeks::table).values(&row).on_conflict_do_nothing().execute(c))?;
+    if let Some(made) = unreadable {
+        // Only the row that was read: a concurrent request that replaced it first wins.
+        diesel::update(
+            programme_weeks::table
+                .filter(programme_weeks::user_id.eq(subject.user_id))
+                .filter(programme_weeks::week_start.eq(monday))
+                .filter(programme_weeks::created_at.eq(made)),
+        )
+        .set((
+            programme_weeks::goals.eq(&row.goals),
+            programme_weeks::created_at.eq(row.created_at),
+        ))
+        .execute(conn)?;
+    } else {
+        crate::on_backend!(conn, c => diesel::insert_into(programme_weeks::table).values(&row).on_conflict_do_nothing().execute(c))?;
+    }
     plans(conn, subject.user_id, monday, monday)?
         .pop()
         .ok_or(diesel::result::Error::NotFound)
@@ -260,4 +288,10 @@ pub fn goals_met(
         }
     }
     Ok(out)
+}
+
+/// Deletes `user`'s weekly plans (their erasure).
+pub fn forget(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+    diesel::delete(programme_weeks::table.filter(programme_weeks::user_id.eq(user))).execute(conn)?;
+    Ok(())
 }

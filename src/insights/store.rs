@@ -1,12 +1,14 @@
 //! What insights read from the database, and the insight of each area computed from it.
 //!
-//! Every read names the resident; for an organisation's health staff every read also carries the
-//! consent condition in its SQL (an individual consent in force covering the type), so an area
-//! whose types the resident has not shared is never read, let alone shown.
+//! Every read names the resident. For an organisation's health staff the caller (the sharing
+//! domain, in the same transaction) first reads the member's individual consents in force and
+//! passes the types they cover with the first day each is shared from; a type not passed is never
+//! read, and no read reaches before its day. A request is thereby judged by the consents in force
+//! when it began, as any request in flight at a revocation would be.
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,10 +16,10 @@ use utoipa::ToSchema;
 use super::classify::{Classification, bmi, classify, classify_blood_pressure};
 use super::reference::{Metric, TREND};
 use super::trend::{Trend, trend};
-use crate::db::schema::{consents, measurements};
-use crate::db::{DbConn, Id, MultiBackend, Ts};
-use crate::measurements::{Measurement, Period, SummaryReader, age_on, catalogue, checkup_of, summary_as};
-use crate::sharing::consents::{Access, covering, levels};
+use crate::calendar::{age_on, week_start};
+use crate::db::schema::measurements;
+use crate::db::{DbConn, Id, MultiBackend};
+use crate::measurements::{Measurement, Period, catalogue, checkup_of, summary};
 
 /// Days of steps and sleep whose daily mean is classified (and starts the step goal).
 pub const RECENT_DAYS: i64 = 28;
@@ -70,23 +72,23 @@ impl Area {
 
 /// Who is looking.
 #[derive(Debug, Clone, Copy)]
-pub enum Viewer {
+pub enum Viewer<'a> {
     /// The resident, at their own data.
     Resident,
-    /// An organisation's health staff, under the resident's individual consents in force at `now`.
+    /// An organisation's health staff, under the member's individual consents in force: each type
+    /// they cover with the first local day it is shared from.
     Staff {
-        /// The organisation.
-        organization_id: Id,
-        /// The instant consents are judged at.
-        now: Ts,
+        /// (type, first day shared); the only types read.
+        shared: &'a [(&'static str, NaiveDate)],
     },
 }
 
-impl Viewer {
-    fn summary_reader(self) -> SummaryReader {
+impl Viewer<'_> {
+    /// `None` when the viewer may not read `kind`; otherwise the first day they may read, if any.
+    fn shared_from(self, kind: &str) -> Option<Option<NaiveDate>> {
         match self {
-            Viewer::Resident => None,
-            Viewer::Staff { organization_id, now } => Some((organization_id, now)),
+            Viewer::Resident => Some(None),
+            Viewer::Staff { shared } => shared.iter().find(|(k, _)| *k == kind).map(|(_, d)| Some(*d)),
         }
     }
 }
@@ -152,40 +154,27 @@ pub fn insight_types() -> impl Iterator<Item = &'static str> {
 }
 
 /// The types insights draw on that the viewer may read: all for the resident; for staff, those
-/// an individual consent in force covers (one query).
-pub fn readable_types(conn: &mut DbConn, subject: Id, viewer: Viewer) -> QueryResult<Vec<&'static str>> {
-    match viewer {
-        Viewer::Resident => Ok(insight_types().collect()),
-        Viewer::Staff { organization_id, now } => {
-            let covered = crate::sharing::consents::individual_types(conn, organization_id, subject, now)?;
-            Ok(insight_types()
-                .filter(|t| covered.iter().any(|(k, _)| k == t))
-                .collect())
-        }
-    }
+/// their consents cover.
+pub fn readable_types(viewer: Viewer<'_>) -> Vec<&'static str> {
+    insight_types().filter(|t| viewer.shared_from(t).is_some()).collect()
 }
 
-/// The resident's measurements of `kind` as the viewer may see them: for health staff only while
-/// an individual consent in force covers the type, the condition being part of the query.
-fn readable<'a>(subject: Id, kind: &'a str, viewer: Viewer) -> measurements::BoxedQuery<'a, MultiBackend> {
+/// The resident's measurements of `kind` as the viewer may see them: for health staff, none of a
+/// type their consents do not cover and none before the first day it is shared from.
+fn readable<'a>(subject: Id, kind: &'a str, viewer: Viewer<'_>) -> measurements::BoxedQuery<'a, MultiBackend> {
     let q = measurements::table
         .filter(measurements::user_id.eq(subject))
         .filter(measurements::kind.eq(kind))
         .into_boxed();
-    match viewer {
-        Viewer::Resident => q,
-        Viewer::Staff { organization_id, now } => q.filter(
-            measurements::user_id.eq_any(
-                covering(organization_id, kind, levels(Access::Individual), now)
-                    .filter(consents::user_id.eq(subject))
-                    .select(consents::user_id),
-            ),
-        ),
+    match viewer.shared_from(kind) {
+        Some(None) => q,
+        Some(Some(first)) => q.filter(measurements::local_date.ge(first)),
+        None => q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0")),
     }
 }
 
 /// The newest measurement of `kind` the viewer may see.
-fn latest_of(conn: &mut DbConn, subject: Id, kind: &str, viewer: Viewer) -> QueryResult<Option<Measurement>> {
+fn latest_of(conn: &mut DbConn, subject: Id, kind: &str, viewer: Viewer<'_>) -> QueryResult<Option<Measurement>> {
     readable(subject, kind, viewer)
         .select(Measurement::as_select())
         .order((measurements::effective_at.desc(), measurements::id.desc()))
@@ -194,7 +183,7 @@ fn latest_of(conn: &mut DbConn, subject: Id, kind: &str, viewer: Viewer) -> Quer
 }
 
 /// The resident's health checkups the viewer may see (a resident has a few a year).
-fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer) -> QueryResult<Vec<Measurement>> {
+fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer<'_>) -> QueryResult<Vec<Measurement>> {
     readable(subject, "health_checkup", viewer)
         .select(Measurement::as_select())
         .order((measurements::effective_at.desc(), measurements::id.desc()))
@@ -208,7 +197,7 @@ fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer) -> QueryResult<Vec<M
 fn sleep_days(
     conn: &mut DbConn,
     subject: Id,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<(Daily, i64)> {
@@ -246,7 +235,7 @@ fn trend_field(kind: &str) -> Option<(&'static str, Metric)> {
     })
 }
 
-fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'static str]) -> QueryResult<Gathered> {
+fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer<'_>, types: &[&'static str]) -> QueryResult<Gathered> {
     let mut g = Gathered::default();
     let to = subject.today;
     let from = to - Duration::days(TREND.window_days - 1);
@@ -283,7 +272,9 @@ fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'stati
             }
             let daily = kind == "steps";
             let period = if daily { Period::Day } else { Period::Week };
-            let rows = summary_as(conn, subject.user_id, viewer.summary_reader(), def, period, from, to)?;
+            // Staff read nothing before the first day the type is shared from.
+            let first = viewer.shared_from(kind).flatten().map_or(from, |d| d.max(from));
+            let rows = summary(conn, subject.user_id, def, period, first, to)?;
             read = rows
                 .iter()
                 .filter(|r| r.field.is_empty())
@@ -304,11 +295,6 @@ fn gather(conn: &mut DbConn, subject: &Subject, viewer: Viewer, types: &[&'stati
         g.read.insert(kind, read);
     }
     Ok(g)
-}
-
-/// The Monday of `day`'s week.
-pub fn week_start(day: NaiveDate) -> NaiveDate {
-    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
 /// Weekly means of a daily series, each dated by its week's Monday (or the window's first day,
@@ -352,8 +338,8 @@ impl Gathered {
 
 /// Each area the viewer may see and the resident has data in, computed from the database's
 /// summaries of the last 90 days.
-pub fn insights(conn: &mut DbConn, subject: &Subject, viewer: Viewer) -> QueryResult<Vec<AreaInsight>> {
-    let types = readable_types(conn, subject.user_id, viewer)?;
+pub fn insights(conn: &mut DbConn, subject: &Subject, viewer: Viewer<'_>) -> QueryResult<Vec<AreaInsight>> {
+    let types = readable_types(viewer);
     insights_of(conn, subject, viewer, &types)
 }
 
@@ -362,7 +348,7 @@ pub fn insights(conn: &mut DbConn, subject: &Subject, viewer: Viewer) -> QueryRe
 pub fn insights_of(
     conn: &mut DbConn,
     subject: &Subject,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     types: &[&'static str],
 ) -> QueryResult<Vec<AreaInsight>> {
     let g = gather(conn, subject, viewer, types)?;

@@ -8,7 +8,7 @@ pub mod validate;
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Double, Nullable, Text};
 use serde_json::{Map, Value};
@@ -76,7 +76,7 @@ impl Measurement {
             return None;
         }
         let vascular = self.fields.0.get("vascular_age_years")?.as_f64()?;
-        let age = age_on(birth_date?, self.local_date)?;
+        let age = crate::calendar::age_on(birth_date?, self.local_date)?;
         Some(((vascular - f64::from(age)) * 10.0).round() / 10.0)
     }
 
@@ -94,15 +94,6 @@ pub fn checkup_of(values: &Map<String, Value>) -> (Option<&str>, Option<NaiveDat
         .and_then(Value::as_str)
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     (kind, taken)
-}
-
-/// Whole years from `birth` to `on` (None if `on` is before `birth`).
-pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
-    let mut years = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        years -= 1;
-    }
-    u32::try_from(years).ok()
 }
 
 #[derive(Insertable)]
@@ -150,7 +141,12 @@ pub enum Outcome {
     /// Stored as a new measurement.
     Created(Measurement),
     /// A daily total that replaced the stored value for that day.
-    Replaced(Measurement),
+    Replaced {
+        /// The stored row, as it now is.
+        row: Measurement,
+        /// The values it held before.
+        previous: Map<String, Value>,
+    },
     /// Nothing written: a retry of a stored upload, or a daily total older than the stored one.
     Duplicate(Measurement),
     /// The `client_ref` is already used by a different measurement of this source.
@@ -158,9 +154,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the item was written.
-    pub fn wrote(&self) -> bool {
-        matches!(self, Outcome::Created(_) | Outcome::Replaced(_))
+    /// The stored row, when the item was written.
+    pub fn written(&self) -> Option<&Measurement> {
+        match self {
+            Outcome::Created(m) | Outcome::Replaced { row: m, .. } => Some(m),
+            Outcome::Duplicate(_) | Outcome::ClientRefConflict => None,
+        }
+    }
+
+    /// The stored row the item answers with (written, or already there).
+    pub fn row(&self) -> Option<&Measurement> {
+        match self {
+            Outcome::Created(m) | Outcome::Replaced { row: m, .. } | Outcome::Duplicate(m) => Some(m),
+            Outcome::ClientRefConflict => None,
+        }
     }
 }
 
@@ -257,10 +264,14 @@ pub fn ingest(
                     if item.effective_at < stored.effective_at {
                         outcomes.push(Outcome::Duplicate(stored.clone()));
                     } else {
+                        let previous = stored.values();
                         apply_replacement(stored, item, item.modality.unwrap_or(modality), now);
                         updates.push(stored.clone());
                         remember_ref(&mut by_ref, stored);
-                        outcomes.push(Outcome::Replaced(stored.clone()));
+                        outcomes.push(Outcome::Replaced {
+                            row: stored.clone(),
+                            previous,
+                        });
                     }
                     continue;
                 }
@@ -423,22 +434,14 @@ pub fn find_many(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<Vec<
         .load(conn)
 }
 
-/// Deletes one of the resident's measurements and rewrites the aggregate rollup of its month, in
-/// the caller's transaction; false if there is none.
-pub fn delete(conn: &mut DbConn, who: &crate::aggregates::rollup::Subject, id: Id) -> QueryResult<bool> {
-    let gone: Option<(String, NaiveDate)> = diesel::delete(
+/// Deletes one of the resident's measurements; the deleted row, if there was one.
+pub fn delete(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Option<Measurement>> {
+    let q = diesel::delete(
         measurements::table
             .filter(measurements::id.eq(id))
-            .filter(measurements::user_id.eq(who.user_id)),
-    )
-    .returning((measurements::kind, measurements::local_date))
-    .get_result(conn)
-    .optional()?;
-    let Some((kind, day)) = gone else {
-        return Ok(false);
-    };
-    crate::aggregates::rollup::refresh(conn, who, &[(kind.as_str(), day)])?;
-    Ok(true)
+            .filter(measurements::user_id.eq(user_id)),
+    );
+    crate::on_backend!(conn, c => q.returning(Measurement::as_returning()).get_result(c).optional())
 }
 
 /// The newest measurement of each type the resident has.
@@ -498,25 +501,6 @@ pub fn summary(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<SummaryRow>> {
-    summary_as(conn, user_id, None, def, period, from, to)
-}
-
-/// Who a summary is computed for: the resident (`None`), or an organisation's health staff at an
-/// instant (`Some((organisation, now))`), who see rows only while an individual consent of the
-/// resident to that organisation covering the type is in force; that condition is part of the
-/// query itself.
-pub type SummaryReader = Option<(Id, Ts)>;
-
-/// [`summary`] for a [`SummaryReader`].
-pub fn summary_as(
-    conn: &mut DbConn,
-    user_id: Id,
-    reader: SummaryReader,
-    def: &catalogue::TypeDef,
-    period: Period,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Vec<SummaryRow>> {
     // Field names come from the catalogue, never from the request.
     let fields: Vec<String> = def.numeric_fields().map(|f| format!("'{}'", f.name)).collect();
     let field_list = if fields.is_empty() {
@@ -548,15 +532,7 @@ pub fn summary_as(
             "CAST(e.value AS REAL)",
         ),
     };
-    let gate = if reader.is_some() {
-        format!(
-            " AND {}",
-            crate::sharing::consents::individually_covered_sql("m.user_id", "$5", "$6", "$2")
-        )
-    } else {
-        String::new()
-    };
-    let filter = format!("m.user_id = $1 AND m.kind = $2 AND m.local_date >= $3 AND m.local_date <= $4{gate}");
+    let filter = "m.user_id = $1 AND m.kind = $2 AND m.local_date >= $3 AND m.local_date <= $4";
     let sql = format!(
         "SELECT bucket, field, n, mean, min, max FROM (\
            SELECT {bucket} AS bucket, CAST('' AS TEXT) AS field, count(*) AS n, \
@@ -574,26 +550,7 @@ pub fn summary_as(
         .bind::<Text, _>(def.name)
         .bind::<Date, _>(from)
         .bind::<Date, _>(to);
-    match reader {
-        None => q.load(conn),
-        Some((org, now)) => q
-            .bind::<SqlUuid, _>(org)
-            .bind::<crate::db::types::SqlTs, _>(now)
-            .load(conn),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_count_whole_years_from_the_birthday() {
-        let b = NaiveDate::from_ymd_opt(1980, 6, 15).unwrap();
-        assert_eq!(age_on(b, NaiveDate::from_ymd_opt(2026, 6, 14).unwrap()), Some(45));
-        assert_eq!(age_on(b, NaiveDate::from_ymd_opt(2026, 6, 15).unwrap()), Some(46));
-        assert_eq!(age_on(b, NaiveDate::from_ymd_opt(1979, 1, 1).unwrap()), None);
-    }
+    q.load(conn)
 }
 
 /// Who is uploading, as far as the stored rows are concerned.
@@ -611,17 +568,8 @@ pub struct Uploader {
     pub birth_date: Option<NaiveDate>,
     /// The resident's sex as recorded (aggregate cells).
     pub sex: String,
-}
-
-impl Uploader {
-    /// The resident as the aggregate rollup needs them.
-    pub fn subject(&self) -> crate::aggregates::rollup::Subject {
-        crate::aggregates::rollup::Subject {
-            user_id: self.user_id,
-            birth_date: self.birth_date,
-            sex: self.sex.clone(),
-        }
-    }
+    /// When the account was created (nothing dated before its first day earns points).
+    pub since: Ts,
 }
 
 /// The result of one item of an upload.
@@ -634,109 +582,8 @@ pub enum ItemResult {
     Done(Outcome),
 }
 
-/// Whether a transaction failed only because a concurrent one got there first: a unique key taken
-/// meanwhile, a serialisation failure, or a deadlock PostgreSQL broke by aborting this side. Running
-/// it again sees the winner's rows.
-fn lost_a_race(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure, _) => true,
-        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
-        _ => false,
-    }
-}
-
-/// How often an upload is retried after losing a race to a unique key.
-const RACE_RETRIES: usize = 3;
-
-/// Validates and stores an upload (one item, or a batch) for the resident: validation against
-/// their timezone, then every valid item written in **one** transaction (one result per item). Items that failed to parse
-/// arrive as `Err` with their field error and are reported as invalid.
-pub fn record(
-    conn: &mut DbConn,
-    who: &Uploader,
-    inputs: Vec<Result<MeasurementInput, crate::error::FieldError>>,
-    prefix: impl Fn(usize) -> String,
-) -> QueryResult<Vec<ItemResult>> {
-    let inputs = inputs.into_iter().map(|i| i.map(|i| (i, None))).collect();
-    record_claimed(conn, who, inputs, prefix)
-}
-
-/// Like [`record`], for items that may state how they were obtained (an imported file's
-/// provenance): that modality is stored with the item instead of the uploader's. Points only
-/// believe a `sensed` claim the uploader's credential vouches for (a sensed app or kiosk token):
-/// for the rules, an item a self-reporting credential claims was sensed counts as self-reported.
-pub fn record_claimed(
-    conn: &mut DbConn,
-    who: &Uploader,
-    inputs: Vec<Result<(MeasurementInput, Option<Modality>), crate::error::FieldError>>,
-    prefix: impl Fn(usize) -> String,
-) -> QueryResult<Vec<ItemResult>> {
-    let ctx = Context {
-        now: chrono::Utc::now(),
-        tz: who.timezone,
-        default_source: who.default_source.clone(),
-    };
-    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(inputs.len());
-    let mut valid = Vec::new();
-    let mut valid_at = Vec::new();
-    for (i, input) in inputs.into_iter().enumerate() {
-        match input.map_err(|e| vec![e]).and_then(|(input, modality)| {
-            validate::validate(&input, &ctx, &prefix(i)).map(|v| ValidMeasurement { modality, ..v })
-        }) {
-            Ok(v) => {
-                valid_at.push(i);
-                valid.push(v);
-                results.push(None);
-            }
-            Err(errors) => results.push(Some(ItemResult::Invalid(errors))),
-        }
-    }
-    if !valid.is_empty() {
-        let mut attempt = 0;
-        let outcomes = loop {
-            let attempt_once = |c: &mut DbConn| {
-                let outcomes = ingest(c, who.user_id, who.modality, &valid)?;
-                // Points are earned in the same transaction as the write that earns them.
-                let written: Vec<&Measurement> = outcomes
-                    .iter()
-                    .filter_map(|o| match o {
-                        Outcome::Created(m) | Outcome::Replaced(m) => Some(m),
-                        _ => None,
-                    })
-                    .collect();
-                let vouched: Vec<Option<Measurement>> = written
-                    .iter()
-                    .map(|m| {
-                        (who.modality != Modality::Sensed && m.modality == Modality::Sensed.as_str()).then(|| {
-                            Measurement {
-                                modality: Modality::SelfReported.as_str().to_owned(),
-                                ..(*m).clone()
-                            }
-                        })
-                    })
-                    .collect();
-                let for_points: Vec<&Measurement> = written
-                    .iter()
-                    .zip(&vouched)
-                    .map(|(m, v)| v.as_ref().unwrap_or(m))
-                    .collect();
-                crate::points::award_for(c, who.user_id, who.birth_date, &for_points)?;
-                // The aggregate rollup of the touched months is rewritten in the same transaction.
-                let touched: Vec<(&str, NaiveDate)> = written.iter().map(|m| (m.kind.as_str(), m.local_date)).collect();
-                crate::aggregates::rollup::refresh(c, &who.subject(), &touched)?;
-                Ok(outcomes)
-            };
-            match crate::db::transaction(conn, attempt_once) {
-                Err(e) if attempt < RACE_RETRIES && lost_a_race(&e) => {
-                    attempt += 1;
-                }
-                other => break other?,
-            }
-        };
-        for (i, outcome) in valid_at.into_iter().zip(outcomes) {
-            results[i] = Some(ItemResult::Done(outcome));
-        }
-    }
-    Ok(results.into_iter().flatten().collect())
+/// Deletes every measurement of `user` (their erasure; the rollups go first, with the aggregates).
+pub fn forget(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+    diesel::delete(measurements::table.filter(measurements::user_id.eq(user))).execute(conn)?;
+    Ok(())
 }

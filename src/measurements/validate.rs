@@ -249,6 +249,38 @@ pub fn validate(input: &MeasurementInput, ctx: &Context, prefix: &str) -> Result
     }
 }
 
+/// Validates the items of an upload for `who`: one slot per item, filled (`Some`) with the
+/// invalid ones' errors and left empty for the valid ones, which are returned apart with their
+/// positions. Items that failed to parse arrive as `Err` with their field error.
+pub fn all(
+    who: &super::Uploader,
+    inputs: Vec<Result<(MeasurementInput, Option<crate::accounts::tokens::Modality>), FieldError>>,
+    prefix: impl Fn(usize) -> String,
+) -> (Vec<Option<super::ItemResult>>, Vec<ValidMeasurement>, Vec<usize>) {
+    let ctx = Context {
+        now: Utc::now(),
+        tz: who.timezone,
+        default_source: who.default_source.clone(),
+    };
+    let mut results = Vec::with_capacity(inputs.len());
+    let mut valid = Vec::new();
+    let mut valid_at = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let checked = input.map_err(|e| vec![e]).and_then(|(input, modality)| {
+            validate(&input, &ctx, &prefix(i)).map(|v| ValidMeasurement { modality, ..v })
+        });
+        match checked {
+            Ok(v) => {
+                valid_at.push(i);
+                valid.push(v);
+                results.push(None);
+            }
+            Err(errors) => results.push(Some(super::ItemResult::Invalid(errors))),
+        }
+    }
+    (results, valid, valid_at)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

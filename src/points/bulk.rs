@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Date, Integer, Nullable, Text, Timestamptz, Uuid};
 
-use super::LedgerEntry;
+use super::ledger::LedgerEntry;
 
 /// Ledger entries to insert, column by column.
 pub(super) struct LedgerUnnest {

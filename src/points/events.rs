@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::LedgerEntry;
+use super::ledger::LedgerEntry;
+use super::posting::{append, lock_balances};
 use crate::db::schema::{events, points_ledger};
 use crate::db::{DbConn, Id, Ts};
 use crate::error::FieldError;
@@ -14,7 +15,7 @@ use crate::error::FieldError;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
 pub struct Event {
-    /// Event id.
+    /// Its id (UUIDv7, so pages list events newest first by id); the award key names it.
     pub id: Id,
     /// Programme that pays.
     pub programme_id: String,
@@ -135,7 +136,7 @@ pub fn check_in(conn: &mut DbConn, user_id: Id, event: &Event, local_date: Naive
     let now = Ts::now();
     let key = award_key(event);
     let programmes = [event.programme_id.clone()];
-    super::lock_balances(conn, user_id, &programmes)?;
+    lock_balances(conn, user_id, &programmes)?;
     let earlier = points_ledger::table
         .filter(points_ledger::user_id.eq(user_id))
         .filter(points_ledger::programme_id.eq(&event.programme_id))
@@ -163,6 +164,6 @@ pub fn check_in(conn: &mut DbConn, user_id: Id, event: &Event, local_date: Naive
         day_key: None,
         award_upto: None,
     };
-    super::append(conn, user_id, std::slice::from_ref(&entry))?;
+    append(conn, user_id, std::slice::from_ref(&entry))?;
     Ok(CheckIn::Paid(entry))
 }

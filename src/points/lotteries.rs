@@ -16,11 +16,11 @@ use crate::error::FieldError;
 #[diesel(table_name = lotteries)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct Lottery {
-    /// Lottery id.
+    /// Its id (UUIDv7, so pages list lotteries newest first by id).
     pub id: Id,
     /// Programme whose points buy entries.
     pub programme_id: String,
-    /// Title.
+    /// Name shown to residents; spending entries are titled after it.
     pub title: String,
     /// What winners get.
     pub prize: String,
@@ -80,11 +80,11 @@ impl Lottery {
 #[diesel(table_name = lottery_entries)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct Entry {
-    /// Entry id.
+    /// Its id (UUIDv7, so a lottery's entries order by purchase).
     pub id: Id,
-    /// Lottery.
+    /// The lottery the tickets are for.
     pub lottery_id: Id,
-    /// Resident.
+    /// The resident who bought them.
     pub user_id: Id,
     /// Tickets bought.
     pub tickets: i32,
@@ -301,7 +301,7 @@ pub fn enter(
     };
     // The resident's purchases in a programme take turns, so a retry racing its original finds it
     // instead of tripping over the unique client_ref.
-    super::lock_balances(conn, user_id, std::slice::from_ref(&lottery.programme_id))?;
+    super::posting::lock_balances(conn, user_id, std::slice::from_ref(&lottery.programme_id))?;
     if let Some(r) = &client_ref {
         let earlier = lottery_entries::table
             .filter(lottery_entries::lottery_id.eq(lottery_id))
@@ -313,7 +313,7 @@ pub fn enter(
         if let Some(e) = earlier {
             return Ok(Enter::Repeated(
                 e,
-                super::balance(conn, user_id, &lottery.programme_id)?,
+                super::ledger::balance(conn, user_id, &lottery.programme_id)?,
             ));
         }
     }
@@ -323,11 +323,11 @@ pub fn enter(
     let price = i64::from(tickets) * i64::from(lottery.cost_per_entry);
     let title = format!("Lottery: {} ({tickets} tickets)", lottery.title);
     let spent = match i32::try_from(price) {
-        Ok(p) => super::spend(conn, user_id, &lottery.programme_id, p, title, today)?,
+        Ok(p) => super::posting::spend(conn, user_id, &lottery.programme_id, p, title, today)?,
         Err(_) => None,
     };
     let Some(ledger) = spent else {
-        let balance = super::balance(conn, user_id, &lottery.programme_id)?;
+        let balance = super::ledger::balance(conn, user_id, &lottery.programme_id)?;
         return Ok(Enter::Short { price, balance });
     };
     let entry = Entry {
@@ -343,7 +343,7 @@ pub fn enter(
     crate::on_backend!(conn, c => diesel::insert_into(lottery_entries::table).values(&entry).execute(c))?;
     Ok(Enter::Bought(
         entry,
-        super::balance(conn, user_id, &lottery.programme_id)?,
+        super::ledger::balance(conn, user_id, &lottery.programme_id)?,
     ))
 }
 

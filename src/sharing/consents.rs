@@ -2,6 +2,7 @@
 //! purpose, until when. A consent is never changed or deleted while the account lives: revoking
 //! sets `revoked_at`, so the rows are the full history of grants and revocations.
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +13,19 @@ use crate::error::FieldError;
 use crate::measurements::catalogue;
 
 /// How much an organisation may see under a consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     /// Only inside k-anonymous aggregates.
@@ -29,7 +42,16 @@ impl Access {
             Access::Individual => "individual",
         }
     }
+
+    /// The level a stored name stands for.
+    pub fn parse(s: &str) -> Option<Access> {
+        [Access::Aggregate, Access::Individual]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
 }
+
+crate::db::types::text_enum_column!(Access);
 
 /// Where a consent stands now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -47,7 +69,7 @@ pub enum Status {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = consents)]
 pub struct Consent {
-    /// Id.
+    /// The consent's id: what revoking and reading it take.
     pub id: Id,
     /// Id of its receipt.
     pub receipt_id: Id,
@@ -60,7 +82,7 @@ pub struct Consent {
     /// Whether points figures are included.
     pub include_points: bool,
     /// `aggregate` or `individual`.
-    pub access: String,
+    pub access: Access,
     /// Why the organisation wants the data, as the resident was told.
     pub purpose: String,
     /// When it ends by itself.
@@ -71,6 +93,10 @@ pub struct Consent {
     pub revoked_at: Option<Ts>,
     /// Why: `resident` or `left_organization`.
     pub revoked_reason: Option<String>,
+    /// The first day of data it shares: data effective earlier is never shown under it.
+    pub data_from: NaiveDate,
+    /// Whether the free-text notes of the measurements it covers go with them.
+    pub include_notes: bool,
 }
 
 impl Consent {
@@ -101,6 +127,30 @@ pub struct NewConsent {
     pub purpose: String,
     /// Ends by itself.
     pub expires_at: Option<Ts>,
+    /// First day of data shared.
+    pub data_from: NaiveDate,
+    /// Notes shared.
+    pub include_notes: bool,
+}
+
+/// The earliest `data_from` a consent may name.
+pub const EARLIEST_DATA_FROM: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// Checks a consent's first day of shared data against the resident's local `today`: by default
+/// the day of the consent; earlier when the resident chooses, never later (a consent shares from
+/// the day it is given, at the latest).
+pub fn check_data_from(data_from: Option<NaiveDate>, today: NaiveDate) -> Result<NaiveDate, FieldError> {
+    let day = data_from.unwrap_or(today);
+    if day < EARLIEST_DATA_FROM || day > today {
+        return Err(FieldError::new(
+            "data_from",
+            format!("must be between {EARLIEST_DATA_FROM} and today ({today})"),
+        ));
+    }
+    Ok(day)
 }
 
 /// Checks the parts of a consent that need no database: types from the catalogue, a purpose, a
@@ -177,12 +227,14 @@ pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<
         organization_id: new.organization_id,
         membership_id,
         include_points: new.include_points,
-        access: new.access.as_str().to_owned(),
+        access: new.access,
         purpose: new.purpose,
         expires_at: new.expires_at,
         created_at: Ts::now(),
         revoked_at: None,
         revoked_reason: None,
+        data_from: new.data_from,
+        include_notes: new.include_notes,
     };
     crate::on_backend!(conn, c => diesel::insert_into(consents::table).values(&consent).execute(c))?;
     let rows: Vec<_> = new
@@ -208,12 +260,30 @@ pub fn types_of(conn: &mut DbConn, ids: &[Id]) -> QueryResult<Vec<(Id, String)>>
         .load(conn)
 }
 
-/// A page of the resident's consents, every state, oldest first, with the organisation's name.
-pub fn list(conn: &mut DbConn, user: Id, after: Option<Id>, limit: i64) -> QueryResult<Vec<(Consent, String)>> {
+/// A consent with what the resident is shown of its organisation.
+#[derive(Debug, Clone, Queryable)]
+pub struct WithOrg {
+    /// The consent.
+    pub consent: Consent,
+    /// The organisation's name.
+    pub organization_name: String,
+    /// Its privacy mode now, as stored (`differential_privacy` or `exact`).
+    pub privacy_mode: String,
+    /// Its privacy budget per calendar year now.
+    pub epsilon_per_year: f64,
+}
+
+/// A page of the resident's consents, every state, oldest first, with their organisations.
+pub fn list(conn: &mut DbConn, user: Id, after: Option<Id>, limit: i64) -> QueryResult<Vec<WithOrg>> {
     let mut q = consents::table
         .inner_join(organizations::table)
         .filter(consents::user_id.eq(user))
-        .select((Consent::as_select(), organizations::name))
+        .select((
+            Consent::as_select(),
+            organizations::name,
+            organizations::privacy_mode,
+            organizations::privacy_budget,
+        ))
         .order(consents::id.asc())
         .limit(limit)
         .into_boxed();
@@ -223,13 +293,18 @@ pub fn list(conn: &mut DbConn, user: Id, after: Option<Id>, limit: i64) -> Query
     q.load(conn)
 }
 
-/// One of the resident's consents, with the organisation's name.
-pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<(Consent, String)>> {
+/// One of the resident's consents, with its organisation.
+pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<WithOrg>> {
     consents::table
         .inner_join(organizations::table)
         .filter(consents::id.eq(id))
         .filter(consents::user_id.eq(user))
-        .select((Consent::as_select(), organizations::name))
+        .select((
+            Consent::as_select(),
+            organizations::name,
+            organizations::privacy_mode,
+            organizations::privacy_budget,
+        ))
         .first(conn)
         .optional()
 }
@@ -267,17 +342,17 @@ pub fn revoke_for_membership(conn: &mut DbConn, user: Id, membership: Id, now: T
 }
 
 /// The access levels that satisfy a need for `access`: individual consent also allows aggregates.
-pub fn levels(access: Access) -> &'static [&'static str] {
+pub fn levels(access: Access) -> &'static [Access] {
     match access {
-        Access::Aggregate => &["aggregate", "individual"],
-        Access::Individual => &["individual"],
+        Access::Aggregate => &[Access::Aggregate, Access::Individual],
+        Access::Individual => &[Access::Individual],
     }
 }
 
 /// The consents in force at `now` that give `org` access at one of `levels`, of any type: the one
 /// statement of that rule in the query builder ([`in_force_sql`] states it for raw SQL).
 #[diesel::dsl::auto_type]
-fn in_force(org: Id, levels: &'static [&'static str], now: Ts) -> _ {
+fn in_force(org: Id, levels: &'static [Access], now: Ts) -> _ {
     consents::table
         .filter(consents::organization_id.eq(org))
         .filter(consents::revoked_at.is_null())
@@ -289,7 +364,7 @@ fn in_force(org: Id, levels: &'static [&'static str], now: Ts) -> _ {
 /// query for store functions to put into their own SQL
 /// (`user_id.eq_any(covering(..).select(consents::user_id))`), so the check cannot be left out.
 #[diesel::dsl::auto_type(no_type_alias)]
-pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'static [&'static str], now: Ts) -> _ {
+pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'static [Access], now: Ts) -> _ {
     let types: diesel::dsl::Select<
         diesel::dsl::Filter<consent_types::table, diesel::dsl::Eq<consent_types::measurement_type, &'a str>>,
         consent_types::consent_id,
@@ -300,37 +375,50 @@ pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'static [&'stat
     base.filter(consents::id.eq_any(types))
 }
 
-/// Every type `user` lets `org` read individually at `now`, each with the newest consent in force
-/// that covers it: one query, for reads of several types (a member's insights).
-pub fn individual_types(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
-    let rows: Vec<(String, Consent)> = in_force(org, levels(Access::Individual), now)
+/// Every (type, consent) by which `user` lets `org` read individually at `now`, by type, newest
+/// consent first: one query, for reads of several types (a member's insights).
+pub fn individual_consents(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
+    in_force(org, levels(Access::Individual), now)
         .filter(consents::user_id.eq(user))
         .inner_join(consent_types::table)
         .select((consent_types::measurement_type, Consent::as_select()))
         .order((consent_types::measurement_type.asc(), consents::id.desc()))
-        .load(conn)?;
-    let mut out: Vec<(String, Consent)> = Vec::with_capacity(rows.len());
-    for (kind, consent) in rows {
-        if out.last().is_none_or(|(k, _)| *k != kind) {
-            out.push((kind, consent));
-        }
-    }
-    Ok(out)
+        .load(conn)
 }
 
-/// The SQL condition "user `u` has an individual consent in force to the organisation bound at
-/// `org` at the instant bound at `now` covering the type bound at `kind`" (placeholders such as
-/// `$5`), for store functions that write raw SQL: [`covering`] at the individual level.
-pub fn individually_covered_sql(user: &str, org: &str, now: &str, kind: &str) -> String {
-    let levels = levels(Access::Individual)
+/// Every type `user` lets `org` read individually at `now`, each with the newest consent in force
+/// that covers it.
+pub fn individual_types(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
+    Ok(newest_per_type(&individual_consents(conn, org, user, now)?))
+}
+
+/// Of (type, consent) rows by type and newest consent first (as [`individual_consents`] gives
+/// them), the newest consent of each type.
+pub fn newest_per_type(rows: &[(String, Consent)]) -> Vec<(String, Consent)> {
+    let mut out: Vec<(String, Consent)> = Vec::new();
+    for (kind, consent) in rows {
+        if out.last().is_none_or(|(k, _)| k != kind) {
+            out.push((kind.clone(), consent.clone()));
+        }
+    }
+    out
+}
+
+/// Whether the notes of a measurement of `kind` on `day` may be shown under these consents (in
+/// force, each with its types): only when one that covers the type from that day includes notes.
+pub fn notes_shared(consents: &[(String, Consent)], kind: &str, day: NaiveDate) -> bool {
+    consents
         .iter()
-        .map(|l| format!("'{l}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
+        .any(|(k, c)| k == kind && c.include_notes && c.data_from <= day)
+}
+
+/// The SQL condition "consent `c` was in force at the instant `at`" (an expression such as
+/// `r.released_at`): given by then, and neither revoked nor expired by then. The consent history
+/// is never rewritten, so this holds for any past instant.
+pub fn in_force_at_sql(at: &str) -> String {
     format!(
-        "{user} IN (SELECT c.user_id FROM consents c JOIN consent_types t ON t.consent_id = c.id \
-         WHERE {} AND c.access IN ({levels}) AND t.measurement_type = {kind})",
-        in_force_sql(org, now)
+        "c.created_at <= {at} AND (c.revoked_at IS NULL OR c.revoked_at > {at}) \
+         AND (c.expires_at IS NULL OR c.expires_at > {at})"
     )
 }
 

@@ -45,9 +45,13 @@ pub fn member_measurements(
     let Some(consent) = consents::individual_consent(conn, reader.organization_id, subject, kind, now)? else {
         return Ok(Read::NoConsent);
     };
-    let consenting = consents::covering(reader.organization_id, kind, consents::levels(Access::Individual), now)
+    let in_force = consents::individual_consents(conn, reader.organization_id, subject, now)?;
+    // The first day a consent in force shares, as part of the measurement query itself: no
+    // consent, no rows; a consent from a later day, no earlier rows.
+    let first_day = consents::covering(reader.organization_id, kind, consents::levels(Access::Individual), now)
         .filter(consents_t::user_id.eq(subject))
-        .select(consents_t::user_id);
+        .select(diesel::dsl::min(consents_t::data_from))
+        .single_value();
     // Open ends are sentinels rather than optional filters, so the query (with its consent
     // subquery) keeps one static shape on both backends.
     // Years 1 and 9999 are within both backends' ranges and sort correctly as SQLite text.
@@ -57,7 +61,7 @@ pub fn member_measurements(
     let (at, id) = cursor.unwrap_or((last, Id(uuid::Uuid::max())));
     let q = measurements::table
         .filter(measurements::user_id.eq(subject))
-        .filter(measurements::user_id.eq_any(consenting))
+        .filter(measurements::local_date.nullable().ge(first_day))
         .filter(measurements::kind.eq(kind))
         .filter(measurements::effective_at.ge(from))
         .filter(measurements::effective_at.lt(to))
@@ -70,7 +74,12 @@ pub fn member_measurements(
         .order((measurements::effective_at.desc(), measurements::id.desc()))
         // One row more than the page, to learn whether another page follows.
         .limit(page_size + 1);
-    let rows: Vec<Measurement> = q.load(conn)?;
+    let mut rows: Vec<Measurement> = q.load(conn)?;
+    for m in &mut rows {
+        if !consents::notes_shared(&in_force, kind, m.local_date) {
+            m.note = None;
+        }
+    }
     // What the reader is shown: the page, not the extra row fetched to look ahead.
     let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX).min(page_size);
     log(conn, reader, subject, &consent, "read_measurements", kind, shown, now)?;
@@ -116,26 +125,34 @@ fn year_start(year: i32) -> Ts {
 }
 
 /// A member's insights (`GET /v1/me/insights` as their health staff see it), computed only from
-/// the types an individual consent in force covers (every read inside carries that condition in
-/// its SQL), without the member's birth date, which is not shared. Each type the insights drew
+/// the types an individual consent in force covers and from the first day each is shared from
+/// (the consents are read first and every read after is bounded by them), without the member's birth date, which is not shared. Each type the insights drew
 /// on is written to the member's access log in the caller's transaction. `None` when no consent
 /// covers any type insights use, or the account does not exist.
 pub fn member_insights(conn: &mut DbConn, reader: &Reader, subject: Id) -> QueryResult<Option<MemberInsights>> {
     use crate::insights::store::{self, Subject, Viewer};
     let now = Ts::now();
-    let viewer = Viewer::Staff {
-        organization_id: reader.organization_id,
-        now,
-    };
     // The consents first (one query): an unknown account has none, and is answered in the same
-    // way and with the same reads as a member who shares nothing.
-    let covered = consents::individual_types(conn, reader.organization_id, subject, now)?;
-    let types: Vec<&'static str> = store::insight_types()
-        .filter(|t| covered.iter().any(|(k, _)| k == t))
+    // way and with the same reads as a member who shares nothing. Everything below is read under
+    // these consents, in the caller's transaction.
+    let in_force = consents::individual_consents(conn, reader.organization_id, subject, now)?;
+    let covered = consents::newest_per_type(&in_force);
+    // Each type insights use that a consent covers, from the earliest day any of them shares.
+    let shared: Vec<(&'static str, chrono::NaiveDate)> = store::insight_types()
+        .filter_map(|t| {
+            in_force
+                .iter()
+                .filter(|(k, _)| k == t)
+                .map(|(_, c)| c.data_from)
+                .min()
+                .map(|first| (t, first))
+        })
         .collect();
-    if types.is_empty() {
+    if shared.is_empty() {
         return Ok(None);
     }
+    let viewer = Viewer::Staff { shared: &shared };
+    let types = store::readable_types(viewer);
     let Some(member) = crate::accounts::find(conn, subject).optional()? else {
         return Ok(None);
     };
@@ -143,9 +160,14 @@ pub fn member_insights(conn: &mut DbConn, reader: &Reader, subject: Id) -> Query
     let member = Subject {
         user_id: subject,
         birth_date: None,
-        today: crate::accounts::local_today(&member.timezone),
+        today: crate::calendar::today_in(&member.timezone),
     };
-    let areas = store::insights_of(conn, &member, viewer, &types)?;
+    let mut areas = store::insights_of(conn, &member, viewer, &types)?;
+    for a in &mut areas {
+        if !consents::notes_shared(&in_force, &a.latest.kind, a.latest.local_date) {
+            a.latest.note = None;
+        }
+    }
     let mut read: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for a in &areas {
         read.extend(a.measurements_read.iter().map(|(k, n)| (*k, *n)));

@@ -14,7 +14,7 @@ pub const MAX_USES: i32 = 1_000_000;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = memberships)]
 pub struct Membership {
-    /// Id.
+    /// The membership's id.
     pub id: Id,
     /// Resident.
     pub user_id: Id,
@@ -203,11 +203,10 @@ pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<(Membersh
         .optional()
 }
 
-/// Leaves an organisation: ends the membership and revokes every consent given to that
-/// organisation, in the caller's transaction. Returns the number of consents revoked, or `None`
-/// if the resident has no such current membership.
-pub fn leave(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<usize>> {
-    let now = Ts::now();
+/// Ends one of the resident's current memberships at `now`; false if there is no such current
+/// membership. Leaving also revokes the consents given under it: the caller does that in the same
+/// transaction (`usecases::sharing::leave`).
+pub fn leave(conn: &mut DbConn, user: Id, id: Id, now: Ts) -> QueryResult<bool> {
     let ended = diesel::update(
         memberships::table
             .filter(memberships::id.eq(id))
@@ -216,11 +215,7 @@ pub fn leave(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<usize>> 
     )
     .set(memberships::left_at.eq(now))
     .execute(conn)?;
-    if ended == 0 {
-        return Ok(None);
-    }
-    let revoked = super::consents::revoke_for_membership(conn, user, id, now)?;
-    Ok(Some(revoked))
+    Ok(ended > 0)
 }
 
 /// How many residents are members of the organisation now.

@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod consents;
+pub mod erasure;
 pub mod individual;
 pub mod memberships;
 pub mod orgs;

@@ -8,8 +8,12 @@ use crate::db::schema::{memberships, org_staff, organizations, programmes, users
 use crate::db::{DbConn, Id, Ts};
 use crate::error::FieldError;
 
-/// Privacy budget (total epsilon) of an organisation created without one.
+/// Privacy budget (epsilon per calendar year) of an organisation created without one.
 pub const DEFAULT_PRIVACY_BUDGET: f64 = 10.0;
+
+/// The privacy mode a new organisation starts in: differential privacy (the privacy module's
+/// `Mode`; an operator may choose exact mode later, with a reason).
+pub const DEFAULT_PRIVACY_MODE: &str = "differential_privacy";
 
 /// What kind of organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,31 +72,29 @@ impl StaffRole {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    /// Id.
+    /// The organisation's id.
     pub id: Id,
     /// Name shown to residents.
     pub name: String,
     /// `employer` or `insurer`.
     pub kind: String,
-    /// Total epsilon the organisation may spend on differentially private aggregates.
+    /// Epsilon the organisation may spend per calendar year on its statistics (set by an
+    /// operator through its privacy policy).
     pub privacy_budget: f64,
-    /// Epsilon spent so far.
-    pub privacy_spent: f64,
+    /// How its statistics are released, as stored (`differential_privacy` or `exact`).
+    pub privacy_mode: String,
     /// Created.
     pub created_at: Ts,
     /// Last changed.
     pub updated_at: Ts,
 }
 
-/// Checks an organisation's name and budget as an operator wrote them.
-pub fn validate(name: &str, privacy_budget: f64) -> Vec<FieldError> {
+/// Checks an organisation's name as an operator wrote it.
+pub fn validate(name: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let len = name.trim().chars().count();
     if !(1..=200).contains(&len) {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
-    }
-    if !(0.0..=1000.0).contains(&privacy_budget) {
-        errors.push(FieldError::new("privacy_budget", "must be between 0 and 1000"));
     }
     errors
 }
@@ -127,14 +129,13 @@ pub fn list(conn: &mut DbConn, after: Option<Id>, limit: i64) -> QueryResult<Vec
     q.load(conn)
 }
 
-/// Changes name, kind and budget. A budget below what was already spent is refused by the
-/// database's check (a 422 is returned before that by the caller). False if there is none.
-pub fn update(conn: &mut DbConn, id: Id, name: &str, kind: OrgKind, privacy_budget: f64) -> QueryResult<bool> {
+/// Changes name and kind (the privacy policy changes only through its own, audited route).
+/// False if there is none.
+pub fn update(conn: &mut DbConn, id: Id, name: &str, kind: OrgKind) -> QueryResult<bool> {
     let n = diesel::update(organizations::table.find(id))
         .set((
             organizations::name.eq(name),
             organizations::kind.eq(kind.as_str()),
-            organizations::privacy_budget.eq(privacy_budget),
             organizations::updated_at.eq(Ts::now()),
         ))
         .execute(conn)?;
@@ -253,14 +254,33 @@ pub fn staff(conn: &mut DbConn, org: Id) -> QueryResult<Vec<StaffMember>> {
         .load(conn)
 }
 
-/// Every (organisation, role) an account holds: what the principal carries.
-pub fn roles_of(conn: &mut DbConn, user: Id) -> QueryResult<Vec<(Id, StaffRole)>> {
-    let rows: Vec<(Id, String)> = org_staff::table
-        .filter(org_staff::user_id.eq(user))
-        .select((org_staff::organization_id, org_staff::role))
+/// An account with every (organisation, role) it holds as staff.
+pub type UserWithRoles = (crate::accounts::User, Vec<(Id, StaffRole)>);
+
+/// The account behind a valid access token, if its login session is still live, with its staff
+/// roles: one statement for what every authenticated request needs, so a revoked session, a
+/// deleted account or a removed role ends access at once without costing a second round trip.
+pub fn session_principal(conn: &mut DbConn, user_id: Id, session_id: Id) -> QueryResult<Option<UserWithRoles>> {
+    use crate::db::schema::sessions;
+    let rows: Vec<(crate::accounts::User, Option<(Id, String)>)> = users::table
+        .inner_join(sessions::table)
+        .left_join(org_staff::table.on(org_staff::user_id.eq(users::id)))
+        .filter(users::id.eq(user_id))
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::revoked_at.is_null())
+        .select((
+            crate::accounts::User::as_select(),
+            (org_staff::organization_id, org_staff::role).nullable(),
+        ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    let mut rows = rows.into_iter();
+    let Some((user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let roles = std::iter::once(first)
+        .chain(rows.map(|(_, role)| role))
+        .flatten()
         .filter_map(|(org, role)| StaffRole::parse(&role).map(|r| (org, r)))
-        .collect())
+        .collect();
+    Ok(Some((user, roles)))
 }

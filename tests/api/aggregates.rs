@@ -66,11 +66,11 @@ async fn app_k3(backend: Backend) -> TestApp {
 const PURPOSE: &str = "Population health statistics for the workplace programme";
 
 /// An organisation with its `org_admin`, an analyst and an open enrollment code.
-struct Org {
-    id: String,
-    admin: Session,
-    analyst: Session,
-    code: String,
+pub(crate) struct Org {
+    pub(crate) id: String,
+    pub(crate) admin: Session,
+    pub(crate) analyst: Session,
+    pub(crate) code: String,
 }
 
 /// Gives an existing account a role in an organisation.
@@ -91,8 +91,25 @@ async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> 
     s
 }
 
-/// A new employer with `org_admin` `admin@<slug>.example.jp` and analyst `analyst@<slug>.example.jp`.
-async fn new_org(app: &TestApp, ops: &str, slug: &str) -> Org {
+/// A new employer with `org_admin` `admin@<slug>.example.jp` and analyst `analyst@<slug>.example.jp`,
+/// in `exact` mode: these tests hold v1's k-anonymous answers to exact values (the default,
+/// differential privacy, is tested in `privacy.rs`).
+pub(crate) async fn new_org(app: &TestApp, ops: &str, slug: &str) -> Org {
+    let org = new_org_in_default_mode(app, ops, slug).await;
+    app.call(
+        Method::PUT,
+        &format!("/v1/admin/organizations/{}/privacy", org.id),
+        Some(ops),
+        Some(json!({"mode": "exact", "reason": "tests of the k-anonymous answers"})),
+    )
+    .await
+    .expect(200);
+    org
+}
+
+/// A new employer as an operator creates it (differential privacy), with its `org_admin`, analyst
+/// and an open enrollment code.
+pub(crate) async fn new_org_in_default_mode(app: &TestApp, ops: &str, slug: &str) -> Org {
     let r = app
         .post(
             "/v1/admin/organizations",
@@ -122,7 +139,7 @@ async fn new_org(app: &TestApp, ops: &str, slug: &str) -> Org {
 }
 
 /// Registers a resident with a birth date and sex.
-async fn resident(app: &TestApp, email: &str, birth_date: &str, sex: &str) -> Session {
+pub(crate) async fn resident(app: &TestApp, email: &str, birth_date: &str, sex: &str) -> Session {
     let r = app
         .post(
             "/v1/auth/register",
@@ -139,7 +156,7 @@ async fn resident(app: &TestApp, email: &str, birth_date: &str, sex: &str) -> Se
 }
 
 /// Registers `n` residents `<prefix><i>@example.jp` at once (password hashing is the slow part).
-async fn residents(app: &TestApp, prefix: &str, n: usize, birth_date: &str, sex: &str) -> Vec<Session> {
+pub(crate) async fn residents(app: &TestApp, prefix: &str, n: usize, birth_date: &str, sex: &str) -> Vec<Session> {
     join_all((0..n).map(|i| {
         let email = format!("{prefix}{i}@example.jp");
         async move { resident(app, &email, birth_date, sex).await }
@@ -148,7 +165,7 @@ async fn residents(app: &TestApp, prefix: &str, n: usize, birth_date: &str, sex:
 }
 
 /// Joins `org` with its code; the membership id.
-async fn join(app: &TestApp, org: &Org, s: &Session) -> String {
+pub(crate) async fn join(app: &TestApp, org: &Org, s: &Session) -> String {
     let r = app
         .post(
             "/v1/me/memberships",
@@ -160,25 +177,28 @@ async fn join(app: &TestApp, org: &Org, s: &Session) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-fn consent_body(org: &str, types: &[&str]) -> Value {
-    json!({"organization_id": org, "measurement_types": types, "access": "aggregate", "purpose": PURPOSE})
+/// A consent to aggregates of `types` that shares the whole history (`data_from` long ago): the
+/// exact-mode populations upload data dated before the consent.
+pub(crate) fn consent_body(org: &str, types: &[&str]) -> Value {
+    json!({"organization_id": org, "measurement_types": types, "access": "aggregate", "purpose": PURPOSE,
+           "data_from": "2000-01-01"})
 }
 
 /// Gives a consent; its id.
-async fn consent(app: &TestApp, s: &Session, body: Value) -> String {
+pub(crate) async fn consent(app: &TestApp, s: &Session, body: Value) -> String {
     let r = app.post("/v1/me/consents", Some(&s.access), body).await;
     r.expect(201);
     r.body["id"].as_str().unwrap().to_owned()
 }
 
 /// Joins `org` and consents (aggregate access) to `types`: (membership id, consent id).
-async fn member(app: &TestApp, org: &Org, s: &Session, types: &[&str]) -> (String, String) {
+pub(crate) async fn member(app: &TestApp, org: &Org, s: &Session, types: &[&str]) -> (String, String) {
     let m = join(app, org, s).await;
     let c = consent(app, s, consent_body(&org.id, types)).await;
     (m, c)
 }
 
-async fn revoke(app: &TestApp, s: &Session, consent: &str) {
+pub(crate) async fn revoke(app: &TestApp, s: &Session, consent: &str) {
     app.call(
         Method::DELETE,
         &format!("/v1/me/consents/{consent}"),
@@ -190,18 +210,18 @@ async fn revoke(app: &TestApp, s: &Session, consent: &str) {
 }
 
 /// Uploads one measurement, which must be stored (201); the stored measurement.
-async fn put(app: &TestApp, s: &Session, body: Value) -> Value {
+pub(crate) async fn put(app: &TestApp, s: &Session, body: Value) -> Value {
     let r = app.post("/v1/measurements", Some(&s.access), body).await;
     r.expect(201);
     r.body.clone()
 }
 
-async fn weigh(app: &TestApp, s: &Session, day: &str, kg: f64) {
+pub(crate) async fn weigh(app: &TestApp, s: &Session, day: &str, kg: f64) {
     put(app, s, weight(day, 9, kg)).await;
 }
 
 /// Uploads a batch, every item of which must be stored.
-async fn batch(app: &TestApp, s: &Session, items: Vec<Value>) {
+pub(crate) async fn batch(app: &TestApp, s: &Session, items: Vec<Value>) {
     let n = items.len();
     let r = app
         .post("/v1/measurements/batch", Some(&s.access), json!({ "items": items }))
@@ -217,7 +237,7 @@ fn blood_pressure(day: &str, systolic: f64) -> Value {
 }
 
 /// An aggregate request over `type`/`field` from `from` to `to`, with `extra` members merged in.
-fn query(kind: &str, field: &str, from: &str, to: &str, extra: Value) -> Value {
+pub(crate) fn query(kind: &str, field: &str, from: &str, to: &str, extra: Value) -> Value {
     let mut q = json!({"type": kind, "field": field, "from": from, "to": to});
     if let (Some(q), Value::Object(extra)) = (q.as_object_mut(), extra) {
         q.extend(extra);
@@ -225,28 +245,35 @@ fn query(kind: &str, field: &str, from: &str, to: &str, extra: Value) -> Value {
     q
 }
 
-fn january(extra: Value) -> Value {
+pub(crate) fn january(extra: Value) -> Value {
     query("body_weight", "kg", "2026-01-01", "2026-01-31", extra)
 }
 
-async fn aggregate(app: &TestApp, org: &str, token: &str, body: Value) -> Resp {
+pub(crate) async fn aggregate(app: &TestApp, org: &str, token: &str, body: Value) -> Resp {
     app.post(&format!("/v1/orgs/{org}/aggregates"), Some(token), body).await
 }
 
 /// The analyst's answer (200).
-async fn answer(app: &TestApp, org: &Org, body: Value) -> Value {
+pub(crate) async fn answer(app: &TestApp, org: &Org, body: Value) -> Value {
     let r = aggregate(app, &org.id, &org.analyst.access, body).await;
     r.expect(200);
     r.body.clone()
 }
 
-fn groups(a: &Value) -> &Vec<Value> {
+/// An answer without its release information (each answer is a release of its own).
+fn figures(a: &Value) -> Value {
+    let mut a = a.clone();
+    a.as_object_mut().unwrap().remove("privacy");
+    a
+}
+
+pub(crate) fn groups(a: &Value) -> &Vec<Value> {
     a["groups"].as_array().unwrap_or_else(|| panic!("no groups: {a}"))
 }
 
 /// The group with this key.
 #[track_caller]
-fn group(a: &Value, key: Value) -> &Value {
+pub(crate) fn group(a: &Value, key: Value) -> &Value {
     groups(a)
         .iter()
         .find(|g| g["key"] == key)
@@ -254,12 +281,12 @@ fn group(a: &Value, key: Value) -> &Value {
 }
 
 #[track_caller]
-fn num(v: &Value) -> f64 {
+pub(crate) fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
 #[track_caller]
-fn close(actual: &Value, expected: f64) {
+pub(crate) fn close(actual: &Value, expected: f64) {
     let a = num(actual);
     assert!(
         (a - expected).abs() <= 1e-9 * expected.abs().max(1.0),
@@ -300,7 +327,7 @@ fn totals(a: &Value) -> (i64, i64, f64) {
         })
 }
 
-fn band_sex(band: &str, sex: &str) -> Value {
+pub(crate) fn band_sex(band: &str, sex: &str) -> Value {
     json!({"age_band": band, "sex": sex})
 }
 
@@ -385,7 +412,7 @@ async fn consent_to_one_organisation_does_not_leak_to_another(app: TestApp) {
         &app,
         &x,
         json!({"organization_id": b.id, "measurement_types": ["blood_pressure"], "access": "individual",
-               "purpose": PURPOSE}),
+               "purpose": PURPOSE, "data_from": "2000-01-01"}),
     )
     .await;
     weigh(&app, &x, "2026-01-10", 90.0).await;
@@ -593,7 +620,11 @@ async fn no_difference_of_answers_reveals_a_suppressed_cell_or_a_partial_month(a
                 query("body_weight", "kg", from, to, json!({ "group_by": dims })),
             )
             .await;
-            assert_eq!(part, full, "{from}..{to} must answer as the whole month");
+            assert_eq!(
+                figures(&part),
+                figures(&full),
+                "{from}..{to} must answer as the whole month"
+            );
         }
     }
     // January and February together answer as January alone: February's only cell has one person.
@@ -959,7 +990,27 @@ fn figure(stats: &Value, name: &str) -> Option<f64> {
     }
 }
 
+/// Uploads steps as a registered pedometer app does for `s` (the step tiers pay sensed steps), for
+/// an account older than the day uploaded for.
+async fn walk(app: &TestApp, s: &Session, body: Value) {
+    crate::common::backdate_account(app, s, 400);
+    let device = crate::common::sensed_token(app, s, "Pedometer", &["measurements:write"]).await;
+    let r = app.post("/v1/measurements", Some(&device), body).await;
+    r.expect(201);
+}
+
 async fn program_stats_are_published_with_k_min_people_and_suppressed_below(app: TestApp) {
+    // Points pay only inside the award window and for days after the rules existed: the widest
+    // window (366 days) and older rules let 20 November 2026 pay.
+    {
+        use diesel::prelude::*;
+        use karada::db::schema::programmes;
+        diesel::update(programmes::table.find("osaka"))
+            .set(programmes::award_window_days.eq(366))
+            .execute(&mut app.db.conn())
+            .unwrap();
+        crate::common::backdate_rules(&app, "osaka", 400);
+    }
     let ops = admin(&app).await;
     let org = new_org(&app, &ops, "acme").await;
     let sharing = residents(&app, "w", 3, "1980-04-01", "female").await;
@@ -969,18 +1020,18 @@ async fn program_stats_are_published_with_k_min_people_and_suppressed_below(app:
         let mut body = consent_body(&org.id, &["steps"]);
         body["include_points"] = json!(true);
         consents.push(consent(&app, s, body).await);
-        put(&app, s, steps("2026-11-20", 20, count)).await;
+        walk(&app, s, steps("2026-11-20", 20, count)).await;
     }
     // Consents to steps but not to points: 4,000 steps (2 points).
     let no_points = resident(&app, "np@example.jp", "1980-04-01", "female").await;
     let (_, no_points_consent) = member(&app, &org, &no_points, &["steps"]).await;
-    put(&app, &no_points, steps("2026-11-20", 20, 4000)).await;
+    walk(&app, &no_points, steps("2026-11-20", 20, 4000)).await;
     // A member without consent walks a lot (5 points); an outsider too.
     let quiet = resident(&app, "quiet@example.jp", "1980-04-01", "female").await;
     join(&app, &org, &quiet).await;
-    put(&app, &quiet, steps("2026-11-20", 20, 20000)).await;
+    walk(&app, &quiet, steps("2026-11-20", 20, 20000)).await;
     let outsider = resident(&app, "out@example.jp", "1980-04-01", "female").await;
-    put(&app, &outsider, steps("2026-11-20", 20, 20000)).await;
+    walk(&app, &outsider, steps("2026-11-20", 20, 20000)).await;
 
     let path = |from: &str, to: &str| format!("/v1/orgs/{}/program-stats?from={from}&to={to}", org.id);
     let r = app
@@ -1445,220 +1496,4 @@ async fn answers_equal_the_cells_counted_from_the_measurements(app: TestApp) {
         published > 50 && suppressed > 20,
         "the population must publish some groups and suppress others: {published}, {suppressed}"
     );
-}
-
-// ---- differential privacy ----
-
-both_backends_k3!(
-    private_answers_bound_each_persons_month_and_centre_their_sums,
-    private_answers_are_noised_keep_suppression_and_spend_the_budget,
-    concurrent_private_queries_never_spend_more_than_the_budget,
-);
-
-/// Sets an organisation's privacy budget.
-async fn set_budget(app: &TestApp, ops: &str, org: &str, budget: f64) {
-    app.call(
-        Method::PUT,
-        &format!("/v1/admin/organizations/{org}"),
-        Some(ops),
-        Some(json!({"name": "acme Corporation", "kind": "employer", "privacy_budget": budget})),
-    )
-    .await
-    .expect(200);
-}
-
-/// The organisation as operators see it.
-async fn organisation(app: &TestApp, ops: &str, org: &str) -> Value {
-    let r = app.get(&format!("/v1/admin/organizations/{org}"), Some(ops)).await;
-    r.expect(200);
-    r.body.clone()
-}
-
-/// The plausible range of `body_weight.kg`, from the catalogue.
-async fn kg_range(app: &TestApp) -> (f64, f64) {
-    let catalogue = app.get("/v1/measurement-types", None).await;
-    catalogue.expect(200);
-    let kg = &catalogue.body["types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "body_weight")
-        .unwrap()["fields"][0];
-    (num(&kg["min"]), num(&kg["max"]))
-}
-
-/// The bounded sums behind a private answer, read through the store function on the test's own
-/// database: a month of more than 31 measurements counts as 31 with its mean kept, values are
-/// centred on the middle of the plausible range, and only publishable cells count.
-async fn private_answers_bound_each_persons_month_and_centre_their_sums(app: TestApp) {
-    use karada::aggregates::privacy::{self, Plan};
-    use karada::aggregates::query::{Request, Stat};
-    use karada::db::{Id, Ts};
-
-    let ops = admin(&app).await;
-    let org = new_org(&app, &ops, "acme").await;
-    let people = residents(&app, "w", 3, "1980-04-01", "female").await;
-    for s in &people {
-        member(&app, &org, s, &["body_weight"]).await;
-    }
-    let (lo, hi) = kg_range(&app).await;
-    // 40 weighings of 70 kg (twice a day for 20 days), two of 60 and 62, and one at the top of
-    // the range.
-    let many = (1..=20)
-        .flat_map(|d| [7, 19].map(|h| weight(&format!("2026-01-{d:02}"), h, 70.0)))
-        .collect();
-    batch(&app, &people[0], many).await;
-    weigh(&app, &people[1], "2026-01-03", 60.0).await;
-    weigh(&app, &people[1], "2026-01-04", 62.0).await;
-    weigh(&app, &people[2], "2026-01-05", hi).await;
-    // Two men: a cell under k, which must not count.
-    for s in residents(&app, "m", 2, "1980-04-01", "male").await {
-        member(&app, &org, &s, &["body_weight"]).await;
-        weigh(&app, &s, "2026-01-05", 100.0).await;
-    }
-
-    let kind = karada::measurements::catalogue::find("body_weight").unwrap();
-    let req = Request {
-        kind,
-        field: kind.numeric_fields().find(|f| f.name == "kg").unwrap(),
-        from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        to: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        group_by: vec![],
-        stats: vec![Stat::Mean, Stat::Stddev, Stat::P50],
-    };
-    let plan = Plan::new(&req, 1.0).unwrap();
-    let mid = (lo + hi) / 2.0;
-    assert_eq!((plan.lo, plan.hi, plan.mid), (lo, hi, mid));
-    let org_id = Id(org.id.parse().unwrap());
-    let bounded = privacy::bounded(&mut app.db.conn(), org_id, &req, &plan, i64::from(K), Ts::now()).unwrap();
-    assert_eq!(bounded.len(), 1, "one group: {bounded:?}");
-    let b = bounded.values().next().unwrap();
-    let c = |x: f64| x - mid;
-    let near = |a: f64, e: f64, what: &str| assert!((a - e).abs() < 1e-6 * e.abs().max(1.0), "{what}: {a} != {e}");
-    near(b.n, 31.0 + 2.0 + 1.0, "measurements, 40 capped at 31");
-    near(b.sum, 31.0 * c(70.0) + c(60.0) + c(62.0) + c(hi), "centred sum");
-    near(
-        b.sum_sq,
-        31.0 * c(70.0).powi(2) + c(60.0).powi(2) + c(62.0).powi(2) + c(hi).powi(2),
-        "centred sum of squares",
-    );
-    let weights: f64 = b.hist.values().sum();
-    near(weights, 34.0, "histogram weights, 40 capped at 31");
-    let bucket = |v: f64| (((v - lo) / (hi - lo) * 200.0).floor() as i32).clamp(0, 199);
-    assert!(b.hist[&bucket(70.0)] >= 31.0 - 1e-9, "{:?}", b.hist);
-    assert!(b.hist[&199] >= 1.0 - 1e-9, "the top of the range: {:?}", b.hist);
-}
-
-async fn private_answers_are_noised_keep_suppression_and_spend_the_budget(app: TestApp) {
-    let ops = admin(&app).await;
-    let org = new_org(&app, &ops, "acme").await;
-    set_budget(&app, &ops, &org.id, 2.0).await;
-    let (lo, hi) = kg_range(&app).await;
-    let women = residents(&app, "w", 3, "1980-04-01", "female").await;
-    for (s, kg) in women.iter().zip([58.0, 60.0, 62.5]) {
-        member(&app, &org, s, &["body_weight"]).await;
-        weigh(&app, s, "2026-01-10", kg).await;
-    }
-    let men = residents(&app, "m", 2, "1980-04-01", "male").await;
-    for s in &men {
-        member(&app, &org, s, &["body_weight"]).await;
-        weigh(&app, s, "2026-01-10", 80.0).await;
-    }
-    let exact_mean = (58.0 + 60.0 + 62.5) / 3.0;
-
-    let stats = json!(["count", "mean", "stddev", "p50"]);
-    let a = answer(&app, &org, january(json!({"epsilon": 0.5, "stats": stats}))).await;
-    let noise = &a["noise"];
-    assert_eq!(noise["epsilon"], 0.5);
-    close(&noise["budget_left"], 1.5);
-    assert_eq!(noise["cap_per_person_month"], 31);
-    // One month: a person has at most 2 rows (a birthday can split the month), each of at most
-    // 31 measurements; epsilon is split five ways.
-    let share = 0.5 / 5.0;
-    let half = (hi - lo) / 2.0;
-    close(&noise["laplace_scale"]["people"], 1.0 / share);
-    close(&noise["laplace_scale"]["measurements"], 62.0 / share);
-    close(&noise["laplace_scale"]["sum"], 62.0 * half / share);
-    close(&noise["laplace_scale"]["sum_of_squares"], 62.0 * half * half / share);
-    close(&noise["laplace_scale"]["histogram"], 62.0 / share);
-    let g = group(&a, json!({}));
-    assert!(g.get("suppressed").is_none(), "{g}");
-    for field in ["people", "measurements"] {
-        assert!(g[field].as_i64().unwrap() >= 0, "{g}");
-    }
-    // At a Laplace scale of 620 measurements the noisy count rounds to the true 3 about once in
-    // 1,240 answers, and then the mean (defined from one noisy measurement up) differs.
-    assert_eq!(g["stats"]["count"].as_f64(), g["measurements"].as_f64(), "{g}");
-    let mean = g["stats"]["mean"].as_f64();
-    assert!(
-        g["measurements"] != 3 || mean.is_some_and(|m| m != exact_mean),
-        "the figures are noised: {g}"
-    );
-    if let Some(mean) = mean {
-        assert!((lo..=hi).contains(&mean), "in the plausible range: {g}");
-    }
-    if let Some(p50) = g["stats"]["p50"].as_f64() {
-        assert!((lo..=hi).contains(&p50), "{g}");
-    }
-    // The cell of two men stays suppressed: noise is no way around k_min.
-    let a = answer(
-        &app,
-        &org,
-        january(json!({"epsilon": 0.5, "group_by": ["sex"], "stats": ["mean"]})),
-    )
-    .await;
-    assert_suppressed(group(&a, json!({"sex": "male"})), json!({"sex": "male"}));
-    assert!(group(&a, json!({"sex": "female"})).get("suppressed").is_none());
-    close(&a["noise"]["budget_left"], 1.0);
-
-    // Spending the rest, then a refusal that charges and records nothing.
-    let a = answer(&app, &org, january(json!({"epsilon": 1.0}))).await;
-    close(&a["noise"]["budget_left"], 0.0);
-    let r = aggregate(&app, &org.id, &org.analyst.access, january(json!({"epsilon": 0.01}))).await;
-    assert_problem(&r, 409, "privacy-budget-exhausted");
-    let o = organisation(&app, &ops, &org.id).await;
-    close(&o["privacy_spent"], 2.0);
-    // Exact answers spend no budget and still work.
-    let a = answer(&app, &org, january(json!({}))).await;
-    assert!(a.get("noise").is_none(), "{a}");
-    assert_published(group(&a, json!({})), 3, 3, exact_mean);
-
-    // The organisation's log holds each answer with its epsilon, and not the refusal.
-    let r = app
-        .get(&format!("/v1/orgs/{}/aggregate-log", org.id), Some(&org.analyst.access))
-        .await;
-    r.expect(200);
-    let eps: Vec<Value> = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["epsilon"].clone())
-        .collect();
-    assert_eq!(eps, [json!(null), json!(1.0), json!(0.5), json!(0.5)], "{}", r.body);
-    // Raising the budget lets private queries run again.
-    set_budget(&app, &ops, &org.id, 2.5).await;
-    let a = answer(&app, &org, january(json!({"epsilon": 0.5}))).await;
-    close(&a["noise"]["budget_left"], 0.0);
-}
-
-async fn concurrent_private_queries_never_spend_more_than_the_budget(app: TestApp) {
-    let ops = admin(&app).await;
-    let org = new_org(&app, &ops, "acme").await;
-    set_budget(&app, &ops, &org.id, 1.0).await;
-    for (s, kg) in residents(&app, "w", 3, "1980-04-01", "female")
-        .await
-        .iter()
-        .zip([58.0, 60.0, 62.5])
-    {
-        member(&app, &org, s, &["body_weight"]).await;
-        weigh(&app, s, "2026-01-10", kg).await;
-    }
-    let body = january(json!({"epsilon": 0.3}));
-    let answers = join_all((0..8).map(|_| aggregate(&app, &org.id, &org.analyst.access, body.clone()))).await;
-    let statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
-    for r in answers.iter().filter(|r| r.status.as_u16() != 200) {
-        assert_problem(r, 409, "privacy-budget-exhausted");
-    }
-    close(&organisation(&app, &ops, &org.id).await["privacy_spent"], 0.9);
 }

@@ -433,3 +433,97 @@ pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
 pub fn from_now(d: chrono::Duration) -> String {
     (chrono::Utc::now() + d).to_rfc3339()
 }
+
+/// Fixture: the account of `s` was created `days` ago. Points never pay for days before an account
+/// existed, so a test that uploads past days makes its resident that old first.
+pub fn backdate_account(app: &TestApp, s: &Session, days: i64) {
+    use karada::db::schema::users;
+    let id = karada::db::Id(s.user_id.parse().expect("user id"));
+    diesel::update(users::table.find(id))
+        .set(users::created_at.eq(karada::db::Ts(chrono::Utc::now() - chrono::Duration::days(days))))
+        .execute(&mut app.db.conn())
+        .expect("backdate the account");
+}
+
+/// The resident's local day in Tokyo (the test residents' timezone), `days` before today.
+pub fn tokyo_day(days_ago: i64) -> chrono::NaiveDate {
+    (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo) - chrono::Duration::days(days_ago)).date_naive()
+}
+
+/// A registered app's or kiosk's credentials.
+#[derive(Debug, Clone)]
+pub struct RegisteredApp {
+    pub id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl RegisteredApp {
+    /// The `Authorization` header value its server sends.
+    pub fn basic(&self) -> String {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.client_id, self.client_secret))
+        )
+    }
+}
+
+/// Fixture: an app or kiosk registered as an operator registers one (through the same store).
+pub fn register_app(app: &TestApp, name: &str, kind: &str, scopes: &[&str], modality: &str) -> RegisteredApp {
+    use karada::accounts::apps::{self, AppKind};
+    use karada::accounts::tokens::{Modality, Scope};
+    let scopes: Vec<Scope> = scopes.iter().map(|s| Scope::parse(s).expect("scope")).collect();
+    let (registered, secret) = apps::register(
+        &mut app.db.conn(),
+        name,
+        AppKind::parse(kind).expect("kind"),
+        &scopes,
+        Modality::parse(modality).expect("modality"),
+    )
+    .expect("register the app");
+    RegisteredApp {
+        id: registered.id.0.to_string(),
+        client_id: registered.client_id,
+        client_secret: secret,
+    }
+}
+
+/// A `sensed` token of the resident `s` with `scopes`, as a registered device app named `name`
+/// gets one: the resident makes a pairing code and the app's server claims it with its credentials.
+pub async fn sensed_token(app: &TestApp, s: &Session, name: &str, scopes: &[&str]) -> String {
+    let registered = register_app(app, name, "app", scopes, "sensed");
+    let code = app
+        .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
+        .await;
+    code.expect(201);
+    let claim = app
+        .send(
+            TestRequest::post()
+                .uri("/v1/apps/claim")
+                .insert_header((header::AUTHORIZATION, registered.basic()))
+                .set_json(json!({"code": code.body["code"]})),
+        )
+        .await;
+    claim.expect(201);
+    assert_eq!(claim.body["modality"], "sensed");
+    claim.body["token"].as_str().expect("token").to_owned()
+}
+
+/// Fixture: every rule of `programme` was created `days` ago (points never pay for days before a
+/// rule existed; the seeded rules were created when the schema was).
+pub fn backdate_rules(app: &TestApp, programme: &str, days: i64) {
+    use karada::db::schema::reward_rules;
+    diesel::update(reward_rules::table.filter(reward_rules::programme_id.eq(programme)))
+        .set(reward_rules::created_at.eq(karada::db::Ts(chrono::Utc::now() - chrono::Duration::days(days))))
+        .execute(&mut app.db.conn())
+        .expect("backdate the rules");
+}
+
+impl TestApp {
+    /// Sends a request and hands back the answer with its body unread (held, as a client that
+    /// does not read would hold it).
+    pub async fn raw(&self, req: Request) -> ServiceResponse<BoxBody> {
+        self.service.call(req).await.expect("the service answers every request")
+    }
+}

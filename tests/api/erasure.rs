@@ -19,7 +19,7 @@ use karada::http::Settings;
 
 use crate::both_backends;
 use crate::common::{Backend, PASSWORD, Resp, Session, TestApp, assert_problem, from_now};
-use crate::points::{admin, balance, steps, upload, weight};
+use crate::points::{admin, balance, day, steps, upload, weight};
 
 both_backends!(
     a_wrong_or_missing_password_erases_nothing,
@@ -219,6 +219,15 @@ async fn new_org(app: &TestApp, ops: &str) -> Org {
         .await;
     r.expect(201);
     let code = r.body["code"].as_str().unwrap().to_owned();
+    // Exact mode: the tests below compare exact k-anonymous answers before and after an erasure.
+    app.call(
+        Method::PUT,
+        &format!("/v1/admin/organizations/{id}/privacy"),
+        Some(ops),
+        Some(json!({"mode": "exact", "reason": "tests of the k-anonymous answers"})),
+    )
+    .await
+    .expect(200);
     Org {
         id,
         admin,
@@ -240,7 +249,8 @@ async fn member(app: &TestApp, org: &Org, s: &Session, types: &[&str], access: &
     app.post(
         "/v1/me/consents",
         Some(&s.access),
-        json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE}),
+        json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE,
+               "data_from": "2000-01-01"}),
     )
     .await
     .expect(201);
@@ -295,18 +305,20 @@ pub(crate) async fn app_token(app: &TestApp, s: &Session, scopes: &[&str]) -> St
     r.body["token"].as_str().unwrap().to_owned()
 }
 
-/// A kiosk token from a pairing code.
+/// A kiosk token from a pairing code, claimed by a registered kiosk with its credentials.
 async fn kiosk_token(app: &TestApp, s: &Session) -> String {
     let r = app
         .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
         .await;
     r.expect(201);
     let code = r.body["code"].as_str().unwrap().to_owned();
+    let pod = crate::common::register_app(app, "Karada pod", "kiosk", &["measurements:write"], "sensed");
     let r = app
-        .post(
-            "/v1/pairing/claim",
-            None,
-            json!({"code": code, "device_name": "Pod 3, Umeda"}),
+        .send(
+            actix_web::test::TestRequest::post()
+                .uri("/v1/pairing/claim")
+                .insert_header(("authorization", pod.basic()))
+                .set_json(json!({"code": code, "device_name": "Pod 3, Umeda"})),
         )
         .await;
     r.expect(201);
@@ -395,11 +407,13 @@ async fn an_app_token_cannot_erase_the_account(app: TestApp) {
 
 async fn erasure_ends_every_session_and_token_and_frees_the_email(app: TestApp) {
     let taro = app.register("taro@example.jp").await;
+    // An account older than the day uploaded for (points never pay for earlier days).
+    crate::common::backdate_account(&app, &taro, 30);
     let other_session = app.login("taro@example.jp", PASSWORD).await;
     let token = app_token(&app, &taro, &["measurements:write", "measurements:read", "points:read"]).await;
     let kiosk = kiosk_token(&app, &taro).await;
-    assert_eq!(upload(&app, &token, steps("2026-11-20", 12, 6500)).await, 201);
-    assert_eq!(upload(&app, &kiosk, weight("2026-11-20", 7, 61.0)).await, 201);
+    assert_eq!(upload(&app, &token, steps(&day(3), 12, 6500)).await, 201);
+    assert_eq!(upload(&app, &kiosk, weight(&day(3), 7, 61.0)).await, 201);
     assert!(balance(&app, &taro).await > 0);
     // A refresh token already rotated, and the pair it was rotated into.
     let r = app
@@ -424,7 +438,7 @@ async fn erasure_ends_every_session_and_token_and_frees_the_email(app: TestApp) 
         assert_problem(&app.get("/v1/measurements", Some(t)).await, 401, "unauthorized");
     }
     assert_problem(
-        &app.post("/v1/measurements", Some(&kiosk), weight("2026-11-21", 7, 61.0))
+        &app.post("/v1/measurements", Some(&kiosk), weight(&day(2), 7, 61.0))
             .await,
         401,
         "unauthorized",
@@ -505,11 +519,14 @@ async fn erasure_leaves_no_row_that_references_the_resident(app: TestApp) {
     let hanako = app.register("hanako@example.jp").await;
     for s in [&taro, &hanako] {
         member(&app, &org, s, &["body_weight"], "individual").await;
-        // Steps pay `osaka` points (five tiers a day), weights fill the aggregate rollup.
-        for (day, count) in [("2026-01-10", 10_500), ("2026-01-11", 10_500)] {
-            assert_eq!(upload(&app, &s.access, steps(day, 20, count)).await, 201);
+        // Steps from a sensed pedometer pay `osaka` points (five tiers a day) for recent days of
+        // an account that existed then; weights fill the aggregate rollup.
+        crate::common::backdate_account(&app, s, 30);
+        let device = crate::common::sensed_token(&app, s, "Pedometer", &["measurements:write"]).await;
+        for (day, count) in [(day(3), 10_500), (day(2), 10_500)] {
+            assert_eq!(upload(&app, &device, steps(&day, 20, count)).await, 201);
         }
-        assert_eq!(upload(&app, &s.access, weight("2026-01-10", 7, 61.0)).await, 201);
+        assert_eq!(upload(&app, &s.access, weight(&day(3), 7, 61.0)).await, 201);
     }
     assert_eq!(balance(&app, &taro).await, 11, "ten for steps, one for weighing");
     // The week's programme is made (and kept) on its first request.
@@ -543,7 +560,12 @@ async fn erasure_leaves_no_row_that_references_the_resident(app: TestApp) {
     let log = items(&app, "/v1/me/access-log", &taro.access).await;
     assert_eq!(log.len(), 1);
     let read_id = Id(log[0]["id"].as_str().unwrap().parse().unwrap());
-    aggregate(&app, &org, january_weights()).await;
+    aggregate(
+        &app,
+        &org,
+        json!({"type": "body_weight", "field": "kg", "from": day(3), "to": day(3)}),
+    )
+    .await;
     let audit_path = format!("/v1/orgs/{}/aggregate-log", org.id);
     let audit = items(&app, &audit_path, &org.analyst.access).await;
     assert_eq!(audit.len(), 1);
@@ -702,9 +724,29 @@ async fn the_last_operator_cannot_erase_their_account(app: TestApp) {
         .await
         .expect(200);
 
-    // With a second operator, the first may go; then the second is the last.
+    // With a second operator, the first may go (the privacy policy change they made stays on
+    // record, made by no one); then the second is the last.
     let second = operator(&app, "ops2@example.jp").await;
+    let org = app
+        .post(
+            "/v1/admin/organizations",
+            Some(&first.access),
+            json!({"name": "Kenpo", "kind": "insurer"}),
+        )
+        .await;
+    org.expect(201);
+    let policy = format!("/v1/admin/organizations/{}/privacy", org.body["id"].as_str().unwrap());
+    app.call(
+        Method::PUT,
+        &policy,
+        Some(&first.access),
+        Some(json!({"mode": "exact", "reason": "statutory checkup data"})),
+    )
+    .await
+    .expect(200);
     erase_ok(&app, &first).await;
+    let changes = app.get(&policy, Some(&second.access)).await;
+    assert!(changes.body["changes"][0]["actor_id"].is_null(), "{}", changes.body);
     assert_eq!(mentions(&app, uid(&first), "ops@example.jp"), BTreeSet::new());
     let r = erase(&app, &second.access, json!({ "password": PASSWORD })).await;
     assert_problem(&r, 409, "last-operator");

@@ -256,11 +256,12 @@ async fn event_points_are_paid_in_full_beyond_the_daily_cap(app: TestApp) {
         .unwrap();
     let ops = admin(&app).await;
     let s = app.register("taro@example.jp").await;
-    // The day is already full from steps.
+    // The day is already full from steps (counted by a sensed pedometer app).
+    let device = crate::common::sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
     let today = Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive();
     app.post(
         "/v1/measurements",
-        Some(&s.access),
+        Some(&device),
         json!({"type": "steps", "effective_at": format!("{today}T00:30:00+09:00"), "values": {"count": 12000}}),
     )
     .await

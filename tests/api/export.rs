@@ -70,6 +70,14 @@ const TABLES_ABOUT_A_PERSON: &[(&str, &str)] = &[
         "enrollment_codes",
         "not exported: codes made as an org admin, for others to join with",
     ),
+    (
+        "privacy_policy_changes",
+        "not exported: policy changes made as an operator, about an organisation",
+    ),
+    (
+        "privacy_releases",
+        "not exported: statistics released to staff who asked; a resident's releases are their privacy ledger",
+    ),
 ];
 
 #[actix_web::test]
@@ -161,8 +169,9 @@ struct Rich {
     lottery: String,
 }
 
-/// A resident with something in every section: measurements (which earn points), an app token,
-/// a lottery ticket, a membership, a consent and a read of their data by health staff.
+/// A resident with something in every section: measurements, points (from an event check-in:
+/// typed-in measurements of past months earn none), an app token, a lottery ticket, a
+/// membership, a consent and a read of their data by health staff.
 async fn rich_resident(app: &TestApp, email: &str) -> Rich {
     let ops = admin(app).await;
     let s = app.register(email).await;
@@ -171,6 +180,22 @@ async fn rich_resident(app: &TestApp, email: &str) -> Rich {
         "/v1/measurements",
         Some(&s.access),
         json!({"type": "steps", "effective_at": "2026-06-01T20:00:00+09:00", "values": {"count": 10000}}),
+    )
+    .await
+    .expect(201);
+    let event = app
+        .post(
+            "/v1/admin/events",
+            Some(&ops),
+            json!({"programme": "osaka", "title": "Walk in Expo park", "points": 5,
+                   "starts_at": from_now(chrono::Duration::hours(-1)), "ends_at": from_now(chrono::Duration::hours(2))}),
+        )
+        .await;
+    event.expect(201);
+    app.post(
+        "/v1/events/check-in",
+        Some(&s.access),
+        json!({"code": event.body["code"]}),
     )
     .await
     .expect(201);
@@ -235,7 +260,8 @@ async fn rich_resident(app: &TestApp, email: &str) -> Rich {
             "/v1/me/consents",
             Some(&s.access),
             json!({"organization_id": org, "measurement_types": ["body_weight", "steps"], "access": "individual",
-                   "purpose": "Follow-up by the occupational health nurse", "include_points": true}),
+                   "purpose": "Follow-up by the occupational health nurse", "include_points": true,
+                   "data_from": "2000-01-01"}),
         )
         .await;
     r.expect(201);
@@ -261,7 +287,7 @@ async fn the_json_export_holds_every_section_of_the_resident(app: TestApp) {
     // The documented shape, exactly: unknown or missing sections fail here.
     let doc: ExportDocument = serde_json::from_slice(&r.raw).unwrap();
     assert_eq!(doc.format, "karada-export");
-    assert_eq!(doc.version, 2);
+    assert_eq!(doc.version, 3);
     assert_eq!(doc.profile.id.to_string(), rich.resident.user_id);
     assert_eq!(doc.profile.email, "hanako@example.jp");
     assert_eq!(doc.sessions.len(), 1);

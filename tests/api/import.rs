@@ -60,15 +60,7 @@ async fn a_fhir_export_imported_into_a_fresh_account_gives_the_same_measurements
     r.expect(200);
     assert_eq!(r.body["created"], CATALOGUE.len());
     // … and some through a sensed kiosk token, with sub-second times and no client reference.
-    let t = app
-        .post(
-            "/v1/me/app-tokens",
-            Some(&hanako.access),
-            json!({"name": "Kiosk", "scopes": ["measurements:write"], "modality": "sensed"}),
-        )
-        .await;
-    t.expect(201);
-    let kiosk = t.body["token"].as_str().unwrap();
+    let kiosk = &crate::common::sensed_token(&app, &hanako, "Kiosk", &["measurements:write"]).await;
     for body in [
         json!({"type": "vascular_age", "effective_at": "2026-06-01T10:00:00.123456+09:00",
                "values": {"vascular_age_years": 52.5, "pulse_wave_velocity_cm_s": 1400}}),
@@ -432,28 +424,15 @@ async fn only_credentials_that_write_measurements_import(app: TestApp) {
         401,
         "unauthorized",
     );
-    let token = |scopes: Value| {
-        let app = &app;
-        let s = &s;
-        async move {
-            let t = app
-                .post(
-                    "/v1/me/app-tokens",
-                    Some(&s.access),
-                    json!({"name": "App", "scopes": scopes, "modality": "sensed"}),
-                )
-                .await;
-            t.expect(201);
-            t.body["token"].as_str().unwrap().to_owned()
-        }
-    };
-    let reader = token(json!(["measurements:read"])).await;
+    // Sensed tokens of a registered app named "App".
+    let token = |scopes: &'static [&'static str]| crate::common::sensed_token(&app, &s, "App", scopes);
+    let reader = token(&["measurements:read"]).await;
     assert_problem(
         &app.post("/v1/measurements/import", Some(&reader), point.clone()).await,
         403,
         "forbidden",
     );
-    let writer = token(json!(["measurements:write"])).await;
+    let writer = token(&["measurements:write"]).await;
     let r = app.post("/v1/measurements/import", Some(&writer), point).await;
     r.expect(200);
     assert_eq!(r.body["created"], 1);

@@ -529,6 +529,7 @@ async fn a_first_step_goal_starts_from_the_recent_average_or_the_default(app: Te
 
 async fn goals_met_pay_points_once_per_goal_and_week(app: TestApp) {
     let s = app.register("taro@example.jp").await;
+    pay_for_past_weeks(&app, &[&s]);
     let week = this_monday() - Duration::days(14);
     store_plan(
         &app,
@@ -610,6 +611,7 @@ async fn goals_met_pay_points_once_per_goal_and_week(app: TestApp) {
 
     // A week without a plan pays no goal points, however much is done.
     let other = app.register("hanako@example.jp").await;
+    pay_for_past_weeks(&app, &[&other]);
     upload_all(&app, &other, week_of_steps(week, [9000; 7])).await;
     assert!(goal_entries(&app, &other).await.is_empty());
 }
@@ -618,6 +620,7 @@ async fn a_retired_programme_goal_rule_pays_nothing_more(app: TestApp) {
     let ops = admin(&app).await;
     let week = this_monday() - Duration::days(14);
     let paid = app.register("taro@example.jp").await;
+    pay_for_past_weeks(&app, &[&paid]);
     store_plan(&app, &paid, week, json!([step_goal(6000), log_goal("log_weight", 1)]));
     upload(&app, &paid, weight(week, 61.0)).await;
     assert_eq!(
@@ -637,6 +640,7 @@ async fn a_retired_programme_goal_rule_pays_nothing_more(app: TestApp) {
 
     // Neither a new resident's goals nor the first resident's next goal pay any more.
     let late = app.register("hanako@example.jp").await;
+    pay_for_past_weeks(&app, &[&late]);
     store_plan(&app, &late, week, json!([step_goal(6000), log_goal("log_weight", 1)]));
     upload(&app, &late, weight(week, 55.0)).await;
     upload_all(&app, &late, week_of_steps(week, [7000; 7])).await;
@@ -1127,6 +1131,21 @@ fn log_goal(kind: &str, days: u32) -> Value {
 }
 
 /// Stores a week's plan directly, as if the resident had asked for it that week.
+/// Fixture for the weeks of goals these tests upload for, two and three weeks ago: points pay only
+/// inside a programme's award window (default 7 days) and for days after the account and the rule
+/// existed, so the window is widened and the accounts and rules made older.
+fn pay_for_past_weeks(app: &TestApp, residents: &[&Session]) {
+    use karada::db::schema::programmes;
+    diesel::update(programmes::table.find("osaka"))
+        .set(programmes::award_window_days.eq(30))
+        .execute(&mut app.db.conn())
+        .unwrap();
+    crate::common::backdate_rules(app, "osaka", 60);
+    for s in residents {
+        crate::common::backdate_account(app, s, 60);
+    }
+}
+
 fn store_plan(app: &TestApp, s: &Session, monday: NaiveDate, goals: Value) {
     diesel::insert_into(programme_weeks::table)
         .values((
@@ -1169,7 +1188,8 @@ async fn ledger_sum(app: &TestApp, s: &Session) -> i64 {
 
 /// A consent of `s` to `org` for `types` at `access`, for workplace health guidance.
 async fn give(app: &TestApp, s: &Session, org: &Org, types: &[&str], access: &str) -> Value {
-    let body = json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE});
+    let body = json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE,
+                      "data_from": "2000-01-01"});
     sharing::give(app, s, body).await
 }
 
@@ -1204,6 +1224,7 @@ async fn a_night_two_devices_recorded_counts_once(app: TestApp) {
 
 async fn a_checkup_goal_is_met_by_a_checkup_dated_that_week_not_by_recording_an_old_one(app: TestApp) {
     let s = app.register("taro@example.jp").await;
+    pay_for_past_weeks(&app, &[&s]);
     let week = this_monday() - Duration::days(14);
     let booking = json!({"kind": "book_checkup", "checkup_kind": "specific_health_checkup",
                          "reason": "checkup_overdue", "target_days_per_week": 1});
@@ -1248,6 +1269,7 @@ async fn goals_met_before_the_plan_was_made_are_paid_when_it_is_read(app: TestAp
 
 async fn two_uploads_that_complete_a_goal_together_pay_it_once(app: TestApp) {
     let s = app.register("taro@example.jp").await;
+    pay_for_past_weeks(&app, &[&s]);
     let week = this_monday() - Duration::days(14);
     store_plan(&app, &s, week, json!([step_goal(6000)]));
     let day = |i: i64| week + Duration::days(i);

@@ -42,8 +42,12 @@ fn days_ago(k: i64) -> String {
     (Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive() - Duration::days(k)).to_string()
 }
 
-/// Earns `points` in `osaka` by uploading steps on past days (up to 5 tiers a day).
+/// Earns `points` in `osaka` by uploading steps on past days (up to 5 tiers a day) from a
+/// registered pedometer app (the step tiers pay sensed steps, for days of the last week of an
+/// account that existed then).
 async fn earn(app: &TestApp, s: &Session, points: i64) {
+    crate::common::backdate_account(app, s, 30);
+    let device = crate::common::sensed_token(app, s, "Pedometer", &["measurements:write"]).await;
     let before = balance(app, s).await;
     let mut left = points;
     let mut day = 1;
@@ -51,7 +55,7 @@ async fn earn(app: &TestApp, s: &Session, points: i64) {
         let tiers = left.min(5);
         let body = json!({"type": "steps", "effective_at": format!("{}T12:00:00+09:00", days_ago(day)),
                           "values": {"count": 2000 * tiers + 100}});
-        app.post("/v1/measurements", Some(&s.access), body).await.expect(201);
+        app.post("/v1/measurements", Some(&device), body).await.expect(201);
         left -= tiers;
         day += 1;
     }

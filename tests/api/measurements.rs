@@ -965,12 +965,8 @@ async fn app_token_scopes_limit_uploads_and_reads(app: TestApp) {
 
 async fn an_app_tokens_uploads_carry_its_name_and_modality(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let scale = app_token(
-        &app,
-        &s,
-        json!({"name": "Omron Connect", "scopes": ["measurements:write"], "modality": "sensed"}),
-    )
-    .await;
+    // A sensed token comes from a registered app claiming the resident's pairing code.
+    let scale = crate::common::sensed_token(&app, &s, "Omron Connect", &["measurements:write"]).await;
     let r = upload(&app, &scale, weight(AT, json!(60))).await;
     r.expect(201);
     assert_eq!(
@@ -1016,11 +1012,14 @@ async fn a_paired_kiosk_uploads_sensed_measurements(app: TestApp) {
         .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
         .await;
     code.expect(201);
+    // A registered kiosk claims the code with its client credentials.
+    let pod = crate::common::register_app(&app, "Karada pod", "kiosk", &["measurements:write"], "sensed");
     let claim = app
-        .post(
-            "/v1/pairing/claim",
-            None,
-            json!({"code": code.body["code"], "device_name": "Pod 3, Umeda"}),
+        .send(
+            actix_web::test::TestRequest::post()
+                .uri("/v1/pairing/claim")
+                .insert_header(("authorization", pod.basic()))
+                .set_json(json!({"code": code.body["code"], "device_name": "Pod 3, Umeda"})),
         )
         .await;
     claim.expect(201);

@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use actix_web::http::Method;
 use serde_json::Value;
 
+use karada::http::Settings;
+
 use crate::both_backends;
-use crate::common::TestApp;
+use crate::common::{Backend, TestApp};
 
 both_backends!(
     healthz_and_readyz_answer_ok,
-    metrics_count_requests_by_route_and_show_the_pool,
     every_documented_operation_is_served,
     request_id_is_returned,
 );
@@ -24,6 +25,31 @@ async fn healthz_and_readyz_answer_ok(app: TestApp) {
     assert_eq!(r.body["status"], "ok");
 }
 
+/// The scraper's token (`KARADA_METRICS_TOKEN`): without one, metrics are not served.
+pub(crate) const METRICS_TOKEN: &str = "scraper-token-scraper-token";
+
+/// An application that serves metrics to the holder of [`METRICS_TOKEN`].
+pub(crate) async fn app_with_metrics(backend: Backend) -> TestApp {
+    TestApp::with_settings(
+        backend,
+        Settings {
+            metrics_token: Some(METRICS_TOKEN.to_owned()),
+            ..Settings::default()
+        },
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_show_the_pool_on_sqlite() {
+    metrics_count_requests_by_route_and_show_the_pool(app_with_metrics(Backend::Sqlite).await).await
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_show_the_pool_on_postgres() {
+    metrics_count_requests_by_route_and_show_the_pool(app_with_metrics(Backend::Postgres).await).await
+}
+
 async fn metrics_count_requests_by_route_and_show_the_pool(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     app.call(
@@ -34,7 +60,7 @@ async fn metrics_count_requests_by_route_and_show_the_pool(app: TestApp) {
     )
     .await
     .expect(404);
-    let r = app.get("/metrics", None).await;
+    let r = app.get("/metrics", Some(METRICS_TOKEN)).await;
     r.expect(200);
     let text = String::from_utf8(r.raw.clone()).unwrap();
     assert!(
@@ -91,9 +117,19 @@ fn every_served_route_is_documented() {
         .map(|(m, p)| (m.as_str().to_owned(), p))
         .collect();
     let mut served = BTreeSet::new();
+    // Route files sit in src/http and in one level of folders below it (src/http/accounts/…).
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(src).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
         assert!(
             !text.contains(".route(") && !text.contains("web::resource("),
             "routes must use documented services"

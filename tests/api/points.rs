@@ -45,6 +45,21 @@ pub(crate) async fn admin(app: &TestApp) -> String {
     s.access
 }
 
+/// A local day `n` days before today in Tokyo (the test residents' timezone), as tests write dates.
+pub(crate) fn day(n: i64) -> String {
+    crate::common::tokyo_day(n).to_string()
+}
+
+/// A resident whose account is a month old (points never pay for days before an account
+/// existed), with the token of a registered pedometer app that uploads their data as `sensed`
+/// (the default step tiers pay sensed steps only).
+pub(crate) async fn resident(app: &TestApp, email: &str) -> (Session, String) {
+    let s = app.register(email).await;
+    crate::common::backdate_account(app, &s, 30);
+    let device = crate::common::sensed_token(app, &s, "Pedometer", &["measurements:write"]).await;
+    (s, device)
+}
+
 pub(crate) async fn upload(app: &TestApp, token: &str, body: Value) -> u16 {
     app.post("/v1/measurements", Some(token), body).await.status.as_u16()
 }
@@ -90,18 +105,18 @@ pub(crate) async fn balance(app: &TestApp, s: &Session) -> i64 {
 }
 
 async fn step_tiers_pay_once_per_day_however_the_day_is_reuploaded(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
-    assert_eq!(upload(&app, &s.access, steps("2026-11-20", 12, 6500)).await, 201);
+    let (s, device) = resident(&app, "taro@example.jp").await;
+    assert_eq!(upload(&app, &device, steps(&day(3), 12, 6500)).await, 201);
     assert_eq!(balance(&app, &s).await, 3, "2,000, 4,000 and 6,000 crossed");
     // A later upload for the day replaces the total: only the newly crossed tier pays.
-    assert_eq!(upload(&app, &s.access, steps("2026-11-20", 20, 9000)).await, 201);
+    assert_eq!(upload(&app, &device, steps(&day(3), 20, 9000)).await, 201);
     assert_eq!(balance(&app, &s).await, 4);
     // The same upload again, and an older one with more steps: nothing.
-    upload(&app, &s.access, steps("2026-11-20", 20, 9000)).await;
-    assert_eq!(upload(&app, &s.access, steps("2026-11-20", 18, 12000)).await, 200);
+    upload(&app, &device, steps(&day(3), 20, 9000)).await;
+    assert_eq!(upload(&app, &device, steps(&day(3), 18, 12000)).await, 200);
     assert_eq!(balance(&app, &s).await, 4);
     // Another day pays its own tiers.
-    upload(&app, &s.access, steps("2026-11-21", 20, 2500)).await;
+    upload(&app, &device, steps(&day(2), 20, 2500)).await;
     assert_eq!(balance(&app, &s).await, 5);
 }
 
@@ -110,26 +125,26 @@ pub(crate) fn weight(day: &str, hour: u32, kg: f64) -> Value {
 }
 
 async fn weighing_pays_once_per_local_day(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, weight("2026-11-20", 7, 61.0)).await;
-    upload(&app, &s.access, weight("2026-11-20", 21, 61.4)).await;
+    let (s, _) = resident(&app, "taro@example.jp").await;
+    upload(&app, &s.access, weight(&day(3), 7, 61.0)).await;
+    upload(&app, &s.access, weight(&day(3), 21, 61.4)).await;
     assert_eq!(balance(&app, &s).await, 1);
-    upload(&app, &s.access, weight("2026-11-21", 7, 61.2)).await;
+    upload(&app, &s.access, weight(&day(2), 7, 61.2)).await;
     assert_eq!(balance(&app, &s).await, 2);
-    // 23:30 UTC on the 20th is 08:30 on the 21st in Tokyo: already paid that day.
+    // 23:30 UTC on the first day is 08:30 on the next in Tokyo: already paid that day.
     upload(
         &app,
         &s.access,
-        json!({"type": "body_weight", "effective_at": "2026-11-20T23:30:00Z", "values": {"kg": 61.0}}),
+        json!({"type": "body_weight", "effective_at": format!("{}T23:30:00Z", day(3)), "values": {"kg": 61.0}}),
     )
     .await;
     assert_eq!(balance(&app, &s).await, 2);
 }
 
 async fn deleting_a_measurement_keeps_its_points_and_reuploading_pays_nothing(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
+    let (s, _) = resident(&app, "taro@example.jp").await;
     let r = app
-        .post("/v1/measurements", Some(&s.access), weight("2026-11-20", 7, 61.0))
+        .post("/v1/measurements", Some(&s.access), weight(&day(3), 7, 61.0))
         .await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(balance(&app, &s).await, 1);
@@ -137,15 +152,16 @@ async fn deleting_a_measurement_keeps_its_points_and_reuploading_pays_nothing(ap
         .await
         .expect(204);
     assert_eq!(balance(&app, &s).await, 1);
-    upload(&app, &s.access, weight("2026-11-20", 8, 61.0)).await;
+    upload(&app, &s.access, weight(&day(3), 8, 61.0)).await;
     assert_eq!(balance(&app, &s).await, 1);
 }
 
 async fn a_first_vascular_age_pays_once_and_only_when_sensed(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
-    let v = |day: &str| json!({"type": "vascular_age", "effective_at": format!("{day}T10:00:00+09:00"), "values": {"vascular_age_years": 50}});
+    let (s, _) = resident(&app, "taro@example.jp").await;
+    let pod = crate::common::register_app(&app, "Karada pod", "kiosk", &["measurements:write"], "sensed");
+    let v = |day: String| json!({"type": "vascular_age", "effective_at": format!("{day}T10:00:00+09:00"), "values": {"vascular_age_years": 50}});
     // Typed in by the resident: the rule is sensed-only.
-    upload(&app, &s.access, v("2026-11-01")).await;
+    upload(&app, &s.access, v(day(6))).await;
     assert_eq!(balance(&app, &s).await, 0);
     let code = app
         .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
@@ -154,16 +170,22 @@ async fn a_first_vascular_age_pays_once_and_only_when_sensed(app: TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
+    // A registered kiosk claims the resident's code with its credentials.
     let kiosk = app
-        .post("/v1/pairing/claim", None, json!({"code": code, "device_name": "Pod"}))
+        .send(
+            actix_web::test::TestRequest::post()
+                .uri("/v1/pairing/claim")
+                .insert_header(("authorization", pod.basic()))
+                .set_json(json!({"code": code, "device_name": "Pod"})),
+        )
         .await
         .body["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    upload(&app, &kiosk, v("2026-11-10")).await;
+    upload(&app, &kiosk, v(day(5))).await;
     assert_eq!(balance(&app, &s).await, 3);
-    upload(&app, &kiosk, v("2026-11-20")).await;
+    upload(&app, &kiosk, v(day(3))).await;
     assert_eq!(balance(&app, &s).await, 3);
 }
 
@@ -173,17 +195,41 @@ fn checkup(kind: &str, date: &str) -> Value {
 }
 
 async fn checkups_pay_up_to_their_yearly_cap(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, checkup("specific_health_checkup", "2026-04-01")).await;
+    let (s, _) = resident(&app, "taro@example.jp").await;
+    // Checkups pay within 365 days of being taken, and only from the day their rule took effect:
+    // the default rules are made older than any date here.
+    crate::common::backdate_rules(&app, "osaka", 800);
+    let today = crate::common::tokyo_day(0);
+    let new_year = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap();
+    // The oldest day that still pays; in the previous calendar year on every day but the last of
+    // a leap year (whose 365-day window holds that year alone).
+    let a_year_ago = crate::common::tokyo_day(365);
+    upload(&app, &s.access, checkup("specific_health_checkup", &today.to_string())).await;
     assert_eq!(balance(&app, &s).await, 10);
-    upload(&app, &s.access, checkup("specific_health_checkup", "2026-06-01")).await;
+    upload(
+        &app,
+        &s.access,
+        checkup("specific_health_checkup", &new_year.to_string()),
+    )
+    .await;
     assert_eq!(balance(&app, &s).await, 10, "one specific checkup a year");
-    upload(&app, &s.access, checkup("specific_health_checkup", "2025-05-01")).await;
-    assert_eq!(balance(&app, &s).await, 20, "another year");
-    upload(&app, &s.access, checkup("cancer_screening", "2026-04-02")).await;
-    assert_eq!(balance(&app, &s).await, 25);
-    upload(&app, &s.access, checkup("dental_checkup", "2026-04-03")).await;
-    assert_eq!(balance(&app, &s).await, 25, "no default rule for dental checkups");
+    upload(
+        &app,
+        &s.access,
+        checkup("specific_health_checkup", &a_year_ago.to_string()),
+    )
+    .await;
+    let another_year = chrono::Datelike::year(&a_year_ago) != chrono::Datelike::year(&today);
+    assert_eq!(
+        balance(&app, &s).await,
+        if another_year { 20 } else { 10 },
+        "another year"
+    );
+    let paid = balance(&app, &s).await;
+    upload(&app, &s.access, checkup("cancer_screening", &today.to_string())).await;
+    assert_eq!(balance(&app, &s).await, paid + 5);
+    upload(&app, &s.access, checkup("dental_checkup", &today.to_string())).await;
+    assert_eq!(balance(&app, &s).await, paid + 5, "no default rule for dental checkups");
 }
 
 async fn residents_65_and_over_earn_on_lower_step_tiers(app: TestApp) {
@@ -200,9 +246,11 @@ async fn residents_65_and_over_earn_on_lower_step_tiers(app: TestApp) {
         access: r.body["access_token"].as_str().unwrap().to_owned(),
         refresh: String::new(),
     };
-    upload(&app, &s.access, steps("2026-11-20", 20, 1500)).await;
+    crate::common::backdate_account(&app, &s, 30);
+    let device = crate::common::sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
+    upload(&app, &device, steps(&day(3), 20, 1500)).await;
     assert_eq!(balance(&app, &s).await, 1, "the 1,000-step tier from 65");
-    upload(&app, &s.access, steps("2026-11-21", 20, 8000)).await;
+    upload(&app, &device, steps(&day(2), 20, 8000)).await;
     assert_eq!(balance(&app, &s).await, 6);
     // The under-65 rule did not pay as well.
     let entries = app.get("/v1/points/ledger", Some(&s.access)).await;
@@ -220,12 +268,12 @@ async fn the_programmes_daily_cap_limits_a_days_points(app: TestApp) {
         .set(programmes::daily_cap.eq(Some(4)))
         .execute(&mut app.db.conn())
         .unwrap();
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, steps("2026-11-20", 20, 10000)).await;
+    let (s, device) = resident(&app, "taro@example.jp").await;
+    upload(&app, &device, steps(&day(3), 20, 10000)).await;
     assert_eq!(balance(&app, &s).await, 4, "five tiers crossed, four points allowed");
-    upload(&app, &s.access, weight("2026-11-20", 21, 60.0)).await;
+    upload(&app, &device, weight(&day(3), 21, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 4, "the day is full");
-    upload(&app, &s.access, weight("2026-11-21", 7, 60.0)).await;
+    upload(&app, &device, weight(&day(2), 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 5);
     // The tier the cap left no room for is still open: with the cap raised the same day, a later
     // upload of that day pays it, and only it.
@@ -233,17 +281,17 @@ async fn the_programmes_daily_cap_limits_a_days_points(app: TestApp) {
         .set(programmes::daily_cap.eq(Some(20)))
         .execute(&mut app.db.conn())
         .unwrap();
-    upload(&app, &s.access, steps("2026-11-20", 21, 10100)).await;
+    upload(&app, &device, steps(&day(3), 21, 10100)).await;
     assert_eq!(balance(&app, &s).await, 6, "the 10,000 tier, once the cap allows it");
-    upload(&app, &s.access, steps("2026-11-20", 22, 10200)).await;
+    upload(&app, &device, steps(&day(3), 22, 10200)).await;
     assert_eq!(balance(&app, &s).await, 6);
 }
 
 async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
+    let (s, device) = resident(&app, "taro@example.jp").await;
     let bodies: Vec<Value> = (0..6)
         .map(|i| {
-            let mut b = steps("2026-11-20", 20, 10000);
+            let mut b = steps(&day(3), 20, 10000);
             b["source"] = json!(format!("device-{}", i % 2));
             b
         })
@@ -251,7 +299,7 @@ async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestAp
     let results = futures_util::future::join_all(
         bodies
             .into_iter()
-            .map(|b| app.post("/v1/measurements", Some(&s.access), b)),
+            .map(|b| app.post("/v1/measurements", Some(&device), b)),
     )
     .await;
     assert!(
@@ -266,20 +314,20 @@ async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestAp
 }
 
 async fn a_batch_awards_each_day_in_the_same_transaction(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
+    let (s, device) = resident(&app, "taro@example.jp").await;
     let items = vec![
-        steps("2026-11-18", 20, 4100),
-        steps("2026-11-19", 20, 2100),
-        weight("2026-11-19", 7, 60.0),
-        steps("2026-11-19", 21, 6100),
+        steps(&day(5), 20, 4100),
+        steps(&day(4), 20, 2100),
+        weight(&day(4), 7, 60.0),
+        steps(&day(4), 21, 6100),
     ];
     let r = app
-        .post("/v1/measurements/batch", Some(&s.access), json!({ "items": items }))
+        .post("/v1/measurements/batch", Some(&device), json!({ "items": items }))
         .await;
     r.expect(200);
     assert_eq!(balance(&app, &s).await, 2 + 3 + 1);
     // Replaying the whole batch pays nothing more.
-    app.post("/v1/measurements/batch", Some(&s.access), json!({ "items": items }))
+    app.post("/v1/measurements/batch", Some(&device), json!({ "items": items }))
         .await
         .expect(200);
     assert_eq!(balance(&app, &s).await, 6);
@@ -306,9 +354,9 @@ async fn reward_rules_list_what_the_caller_can_earn(app: TestApp) {
 }
 
 async fn the_ledger_is_paged_newest_first_and_scoped(app: TestApp) {
-    let s = app.register("taro@example.jp").await;
-    for d in 16..=20 {
-        upload(&app, &s.access, steps(&format!("2026-11-{d}"), 20, 2500)).await;
+    let (s, device) = resident(&app, "taro@example.jp").await;
+    for d in (3..=7).rev() {
+        upload(&app, &device, steps(&day(d), 20, 2500)).await;
     }
     let p1 = app
         .get("/v1/points/ledger?programme=osaka&limit=3", Some(&s.access))
@@ -317,7 +365,7 @@ async fn the_ledger_is_paged_newest_first_and_scoped(app: TestApp) {
     let items = p1.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["delta"], 1);
-    assert_eq!(items[0]["local_date"], "2026-11-20");
+    assert_eq!(items[0]["local_date"], day(3));
     assert!(items[0]["measurement_id"].is_string());
     let cursor = p1.body["next_cursor"].as_str().unwrap();
     let p2 = app
@@ -375,9 +423,9 @@ async fn an_operator_adds_a_rule_that_pays_from_the_next_upload(app: TestApp) {
         9,
         "eight seeded and the new one"
     );
-    let s = app.register("taro@example.jp").await;
+    let (s, _) = resident(&app, "taro@example.jp").await;
     for h in [7, 8, 9] {
-        let body = json!({"type": "heart_rate", "effective_at": format!("2026-11-20T{h:02}:00:00+09:00"), "values": {"bpm": 70}});
+        let body = json!({"type": "heart_rate", "effective_at": format!("{}T{h:02}:00:00+09:00", day(0)), "values": {"bpm": 70}});
         upload(&app, &s.access, body).await;
     }
     assert_eq!(balance(&app, &s).await, 4, "2 points, twice a day");
@@ -387,8 +435,8 @@ async fn an_operator_adds_a_rule_that_pays_from_the_next_upload(app: TestApp) {
 
 async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
     let ops = admin(&app).await;
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, steps("2026-11-20", 12, 6500)).await;
+    let (s, device) = resident(&app, "taro@example.jp").await;
+    upload(&app, &device, steps(&day(3), 12, 6500)).await;
     assert_eq!(balance(&app, &s).await, 3);
     let r = app
         .call(
@@ -405,7 +453,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
         .await;
     r.expect(200);
     assert_eq!(r.body["id"], STEPS_RULE);
-    upload(&app, &s.access, steps("2026-11-20", 20, 6600)).await;
+    upload(&app, &device, steps(&day(3), 20, 6600)).await;
     assert_eq!(
         balance(&app, &s).await,
         4,
@@ -423,7 +471,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
         [("Daily steps, new tiers".to_owned(), 1), ("Daily steps".to_owned(), 3)],
         "paid entries keep their title and points"
     );
-    upload(&app, &s.access, steps("2026-11-21", 20, 6600)).await;
+    upload(&app, &device, steps(&day(2), 20, 6600)).await;
     assert_eq!(balance(&app, &s).await, 4 + 6, "the new tiers on a new day");
     // Moved to another programme, the rule would pay the same days again there: refused.
     app.post(
@@ -446,7 +494,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
         .await;
     moved.expect(422);
     assert_eq!(moved.error_fields(), ["programme"]);
-    upload(&app, &s.access, steps("2026-11-21", 21, 6700)).await;
+    upload(&app, &device, steps(&day(2), 21, 6700)).await;
     assert_eq!(balance(&app, &s).await, 4 + 6, "nothing moved, nothing paid again");
     app.call(Method::PUT, &format!("/v1/admin/reward-rules/{}", uuid::Uuid::now_v7()), Some(&ops),
         Some(json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "measurement_type": "gait", "points": 1})))
@@ -456,8 +504,8 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
 
 async fn retiring_a_rule_stops_it_paying_and_keeps_what_it_paid(app: TestApp) {
     let ops = admin(&app).await;
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, weight("2026-11-20", 7, 60.0)).await;
+    let (s, _) = resident(&app, "taro@example.jp").await;
+    upload(&app, &s.access, weight(&day(3), 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 1);
     app.call(
         Method::DELETE,
@@ -475,7 +523,7 @@ async fn retiring_a_rule_stops_it_paying_and_keeps_what_it_paid(app: TestApp) {
     )
     .await
     .expect(404);
-    upload(&app, &s.access, weight("2026-11-21", 7, 60.0)).await;
+    upload(&app, &s.access, weight(&day(2), 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 1);
     let rules = app.get("/v1/reward-rules", Some(&s.access)).await;
     assert!(
@@ -561,6 +609,8 @@ fn old_entry(conn: &mut karada::db::DbConn, user: Id, rule: Option<&str>, delta:
 
 async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
     let s = app.register("taro@example.jp").await;
+    crate::common::backdate_account(&app, &s, 30);
+    let d = day(3);
     let user = Id(s.user_id.parse().unwrap());
     let mut conn = app.db.conn();
     // Back to the schema before day keys: revert the migrations down to that one.
@@ -568,7 +618,7 @@ async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
     while reverted.last().is_none_or(|v| v != "20261201000009") {
         reverted.push(karada::db::revert_last_migration(&mut conn).unwrap());
         assert!(
-            reverted.len() <= 5,
+            reverted.len() <= 6,
             "the day-keys migration is among the newest: {reverted:?}"
         );
     }
@@ -587,34 +637,27 @@ async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
         user,
         Some(STEPS_RULE),
         1,
-        "2026-11-20",
-        &format!("{STEPS_RULE}:2026-11-20:steps2000"),
+        &d,
+        &format!("{STEPS_RULE}:{d}:steps2000"),
     );
     old_entry(
         &mut conn,
         user,
         Some(STEPS_RULE),
         1,
-        "2026-11-20",
-        &format!("{STEPS_RULE}:2026-11-20:steps4000"),
+        &d,
+        &format!("{STEPS_RULE}:{d}:steps4000"),
     );
     old_entry(
         &mut conn,
         user,
         Some(WEIGHT_RULE),
         1,
-        "2026-11-20",
-        &format!("{WEIGHT_RULE}:2026-11-20:1"),
+        &d,
+        &format!("{WEIGHT_RULE}:{d}:1"),
     );
-    old_entry(
-        &mut conn,
-        user,
-        Some(FIRST_RULE),
-        1,
-        "2026-11-20",
-        &format!("{FIRST_RULE}:first"),
-    );
-    old_entry(&mut conn, user, None, 1, "2026-11-20", &event);
+    old_entry(&mut conn, user, Some(FIRST_RULE), 1, &d, &format!("{FIRST_RULE}:first"));
+    old_entry(&mut conn, user, None, 1, &d, &event);
     assert_eq!(karada::db::run_migrations(&mut conn).unwrap(), reverted.len());
 
     let mut rows: Vec<(Option<String>, Option<i32>, Option<String>)> = points_ledger::table
@@ -636,18 +679,20 @@ async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
     ];
     expected.sort();
     assert_eq!(rows, expected);
-    // The moved keys still stop a second payment: only the 6,000 tier is new on the 20th, and
-    // the day's weighing was paid.
-    upload(&app, &s.access, steps("2026-11-20", 20, 6500)).await;
+    // The moved keys still stop a second payment: only the 6,000 tier is new that day, and the
+    // day's weighing was paid. (The steps come from a sensed device app, registered now that the
+    // schema is whole again.)
+    let device = crate::common::sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
+    upload(&app, &device, steps(&d, 20, 6500)).await;
     assert_eq!(balance(&app, &s).await, 6);
-    upload(&app, &s.access, weight("2026-11-20", 21, 60.0)).await;
+    upload(&app, &device, weight(&d, 21, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 6);
 }
 
 async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
     use karada::db::schema::{reward_rules, users};
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, steps("2026-11-20", 20, 2500)).await;
+    let (s, device) = resident(&app, "taro@example.jp").await;
+    upload(&app, &device, steps(&day(3), 20, 2500)).await;
     assert_eq!(balance(&app, &s).await, 1);
     let user = Id(s.user_id.parse().unwrap());
     let other = app.register("hanako@example.jp").await;

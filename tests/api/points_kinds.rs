@@ -4,8 +4,9 @@ use actix_web::http::Method;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::common::backdate_rules;
 use crate::common::{PASSWORD, Session, TestApp};
-use crate::points::{STEPS_RULE, WEIGHT_RULE, admin, balance, steps, upload, weight};
+use crate::points::{STEPS_RULE, WEIGHT_RULE, admin, balance, day, resident, steps, upload, weight};
 
 both_backends!(
     a_streak_pays_once_per_period_logged_every_day_in_any_upload_order,
@@ -36,28 +37,30 @@ async fn create_rule(app: &TestApp, ops: &str, body: Value) -> String {
 
 async fn a_streak_pays_once_per_period_logged_every_day_in_any_upload_order(app: TestApp) {
     let ops = admin(&app).await;
-    // Three-day periods from 1 November: …, 19–21, 22–24 November.
+    // Three-day periods from a week ago: days 7–5 ago, 4–2 ago, …
     create_rule(
         &app,
         &ops,
         json!({"programme": "osaka", "kind": "streak", "title": "Three days of weighing",
-               "measurement_type": "body_weight", "days": 3, "points": 5, "active_from": "2026-11-01"}),
+               "measurement_type": "body_weight", "days": 3, "points": 5, "active_from": day(7)}),
     )
     .await;
-    let s = app.register("taro@example.jp").await;
-    assert_eq!(upload(&app, &s.access, weight("2026-11-19", 7, 60.0)).await, 201);
-    assert_eq!(upload(&app, &s.access, weight("2026-11-21", 7, 60.0)).await, 201);
+    // The rules were in force before the days weighed on (points never pay for earlier days).
+    backdate_rules(&app, "osaka", 30);
+    let (s, _) = resident(&app, "taro@example.jp").await;
+    assert_eq!(upload(&app, &s.access, weight(&day(7), 7, 60.0)).await, 201);
+    assert_eq!(upload(&app, &s.access, weight(&day(5), 7, 60.0)).await, 201);
     assert_eq!(balance(&app, &s).await, 2, "two weighings, no streak yet");
     // Filling the gap late completes the period.
-    assert_eq!(upload(&app, &s.access, weight("2026-11-20", 7, 60.0)).await, 201);
+    assert_eq!(upload(&app, &s.access, weight(&day(6), 7, 60.0)).await, 201);
     assert_eq!(balance(&app, &s).await, 3 + 5);
     // More weighings inside the period pay nothing more.
-    assert_eq!(upload(&app, &s.access, weight("2026-11-20", 19, 60.1)).await, 201);
-    assert_eq!(upload(&app, &s.access, weight("2026-11-21", 19, 60.1)).await, 201);
+    assert_eq!(upload(&app, &s.access, weight(&day(6), 19, 60.1)).await, 201);
+    assert_eq!(upload(&app, &s.access, weight(&day(5), 19, 60.1)).await, 201);
     assert_eq!(balance(&app, &s).await, 8);
     // A run that straddles two periods completes neither.
-    upload(&app, &s.access, weight("2026-11-22", 7, 60.0)).await;
-    upload(&app, &s.access, weight("2026-11-23", 7, 60.0)).await;
+    upload(&app, &s.access, weight(&day(4), 7, 60.0)).await;
+    upload(&app, &s.access, weight(&day(3), 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 10);
     let streaks: Vec<_> = ledger(&app, &s, "osaka")
         .await
@@ -65,7 +68,7 @@ async fn a_streak_pays_once_per_period_logged_every_day_in_any_upload_order(app:
         .filter(|e| e["title"] == "Three days of weighing")
         .collect();
     assert_eq!(streaks.len(), 1);
-    assert_eq!(streaks[0]["local_date"], "2026-11-20", "the day that completed it");
+    assert_eq!(streaks[0]["local_date"], day(6), "the day that completed it");
     assert_eq!(streaks[0]["delta"], 5);
 }
 
@@ -75,25 +78,26 @@ async fn a_campaign_multiplies_the_named_rules_inside_its_window(app: TestApp) {
         &app,
         &ops,
         json!({"programme": "osaka", "kind": "campaign_multiplier", "title": "Expo week",
-               "multiplier": 2, "rule_ids": [STEPS_RULE], "active_from": "2026-11-20", "active_to": "2026-11-21"}),
+               "multiplier": 2, "rule_ids": [STEPS_RULE], "active_from": day(3), "active_to": day(2)}),
     )
     .await;
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, steps("2026-11-20", 20, 6500)).await;
+    backdate_rules(&app, "osaka", 30);
+    let (s, device) = resident(&app, "taro@example.jp").await;
+    upload(&app, &device, steps(&day(3), 20, 6500)).await;
     assert_eq!(balance(&app, &s).await, 6, "three tiers, doubled");
     // Weighing is not named by the campaign.
-    upload(&app, &s.access, weight("2026-11-20", 7, 60.0)).await;
+    upload(&app, &device, weight(&day(3), 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 7);
     // Outside the window, steps pay the usual points.
-    upload(&app, &s.access, steps("2026-11-22", 20, 6500)).await;
+    upload(&app, &device, steps(&day(1), 20, 6500)).await;
     assert_eq!(balance(&app, &s).await, 10);
     // The daily cap (20) still holds: five doubled tiers are 10, within it.
-    upload(&app, &s.access, steps("2026-11-21", 20, 10000)).await;
+    upload(&app, &device, steps(&day(2), 20, 10000)).await;
     assert_eq!(balance(&app, &s).await, 20);
     let doubled: Vec<_> = ledger(&app, &s, "osaka")
         .await
         .into_iter()
-        .filter(|e| e["local_date"] == "2026-11-20" && e["rule_id"] == STEPS_RULE)
+        .filter(|e| e["local_date"] == day(3) && e["rule_id"] == STEPS_RULE)
         .collect();
     assert_eq!(doubled.len(), 1, "one entry for the day's three tiers");
     assert!(
@@ -111,12 +115,13 @@ async fn overlapping_campaigns_do_not_compound(app: TestApp) {
             &app,
             &ops,
             json!({"programme": "osaka", "kind": "campaign_multiplier", "title": title, "multiplier": m,
-                   "rule_ids": [WEIGHT_RULE], "active_from": "2026-11-01", "active_to": "2026-11-30"}),
+                   "rule_ids": [WEIGHT_RULE], "active_from": day(7), "active_to": day(0)}),
         )
         .await;
     }
-    let s = app.register("taro@example.jp").await;
-    upload(&app, &s.access, weight("2026-11-20", 7, 60.0)).await;
+    backdate_rules(&app, "osaka", 30);
+    let (s, _) = resident(&app, "taro@example.jp").await;
+    upload(&app, &s.access, weight(&day(3), 7, 60.0)).await;
     assert_eq!(balance(&app, &s).await, 3, "the larger multiplier, not 2 × 3");
 }
 
@@ -242,7 +247,9 @@ async fn an_operator_runs_a_programme_for_residents_65_and_over(app: TestApp) {
     let older = register_born(&app, "hana@example.jp", "1950-01-01").await;
     let younger = register_born(&app, "taro@example.jp", "1990-01-01").await;
     for s in [&older, &younger] {
-        upload(&app, &s.access, steps("2026-11-20", 20, 6000)).await;
+        // Today's steps (the Kobe rule is new), from a sensed device app.
+        let device = crate::common::sensed_token(&app, s, "Pedometer", &["measurements:write"]).await;
+        upload(&app, &device, steps(&day(0), 0, 6000)).await;
     }
     assert_eq!(
         balances(&app, &older).await,

@@ -49,6 +49,16 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// The first of the three days the operations upload for: four days ago, so every day is inside
+/// the award window (the account and the rules are older).
+fn day0() -> NaiveDate {
+    crate::common::tokyo_day(4)
+}
+
+fn day(n: u32) -> NaiveDate {
+    day0() + chrono::Duration::days(i64::from(n))
+}
+
 fn body(op: &Op, n: usize) -> Option<Value> {
     match op {
         Op::Steps {
@@ -57,10 +67,10 @@ fn body(op: &Op, n: usize) -> Option<Value> {
             count,
             source,
         } => Some(json!({
-            "type": "steps", "effective_at": format!("2026-11-{:02}T{hour:02}:00:00+09:00", 20 + day),
+            "type": "steps", "effective_at": format!("{}T{hour:02}:00:00+09:00", self::day(*day)),
             "values": {"count": count}, "source": format!("device-{source}"), "client_ref": format!("op-{n}")})),
         Op::Weight { day, hour } => Some(json!({
-            "type": "body_weight", "effective_at": format!("2026-11-{:02}T{hour:02}:30:00+09:00", 20 + day),
+            "type": "body_weight", "effective_at": format!("{}T{hour:02}:30:00+09:00", self::day(*day)),
             "values": {"kg": 60.5}, "client_ref": format!("op-{n}")})),
         _ => None,
     }
@@ -73,34 +83,35 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
         .set(programmes::daily_cap.eq(cap))
         .execute(&mut db.conn())
         .unwrap();
-    // Beside the seeded rules: a two-day weighing streak (periods 20–21 and 22–23 November), a
-    // campaign doubling the step tiers on the 21st, and a lottery to spend on.
+    // Beside the seeded rules: a two-day weighing streak (periods of days 0–1 and 2–3), a campaign
+    // doubling the step tiers on day 1, and a lottery to spend on. The rules existed a month ago.
     let lottery = Id::new();
     {
         use karada::points::rules::{Rule, RuleKind};
         let mut conn = db.conn();
-        let rule = |id: u128, title: &str, kind: RuleKind, from: &str, to: Option<&str>| Rule {
+        let rule = |id: u128, title: &str, kind: RuleKind, from: NaiveDate, to: Option<NaiveDate>| Rule {
             id: Id(uuid::Uuid::from_u128(id)),
             programme_id: "osaka".into(),
             title: title.into(),
             kind,
-            active_from: Some(from.parse().unwrap()),
-            active_to: to.map(|t| t.parse().unwrap()),
+            active_from: Some(from),
+            active_to: to,
             min_age: None,
             max_age: None,
             sensed_only: false,
+            created_at: karada::db::Ts(chrono::Utc::now() - chrono::Duration::days(30)),
         };
         let streak = RuleKind::Streak {
             measurement_type: "body_weight".into(),
             days: 2,
             points: 3,
         };
-        karada::points::create_rule(&mut conn, &rule(STREAK_RULE, "Streak", streak, "2026-11-20", None)).unwrap();
+        karada::points::create_rule(&mut conn, &rule(STREAK_RULE, "Streak", streak, day(0), None)).unwrap();
         let campaign = RuleKind::CampaignMultiplier {
             multiplier: 2.0,
             rule_ids: vec![STEPS_RULE.parse().unwrap()],
         };
-        let c = rule(CAMPAIGN_RULE, "Campaign", campaign, "2026-11-21", Some("2026-11-21"));
+        let c = rule(CAMPAIGN_RULE, "Campaign", campaign, day(1), Some(day(1)));
         karada::points::create_rule(&mut conn, &c).unwrap();
         let now = karada::db::Ts::now();
         karada::points::lotteries::create(
@@ -123,6 +134,11 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
     }
     let app = TestApp::on(db, Throttle::new(5, 30)).await;
     let s = app.register("prop@example.jp").await;
+    // The resident existed before the days uploaded for, and uploads through a sensed device app
+    // (the step tiers pay sensed data only); spending and deleting use the login session.
+    crate::common::backdate_account(&app, &s, 30);
+    crate::common::backdate_rules(&app, "osaka", 30);
+    let device = crate::common::sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
     let mut sent: Vec<Value> = Vec::new();
     let mut stored: Vec<String> = Vec::new();
     let mut max_steps: HashMap<u32, i64> = HashMap::new();
@@ -130,7 +146,7 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
         match op {
             Op::Retry(i) if !sent.is_empty() => {
                 let b = sent[i % sent.len()].clone();
-                let r = app.post("/v1/measurements", Some(&s.access), b).await;
+                let r = app.post("/v1/measurements", Some(&device), b).await;
                 assert!(matches!(r.status.as_u16(), 200 | 201), "{r:?}");
             }
             Op::Delete(i) if !stored.is_empty() => {
@@ -157,7 +173,7 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
                     let m = max_steps.entry(*day).or_default();
                     *m = (*m).max(*count);
                 }
-                let r = app.post("/v1/measurements", Some(&s.access), b.clone()).await;
+                let r = app.post("/v1/measurements", Some(&device), b.clone()).await;
                 assert!(matches!(r.status.as_u16(), 200 | 201), "{r:?}");
                 stored.push(r.body["id"].as_str().unwrap().to_owned());
                 sent.push(b);
@@ -173,7 +189,7 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
     for round in 0..2 {
         if !sent.is_empty() {
             let r = app
-                .post("/v1/measurements/batch", Some(&s.access), json!({ "items": sent }))
+                .post("/v1/measurements/batch", Some(&device), json!({ "items": sent }))
                 .await;
             r.expect(200);
         }
@@ -215,7 +231,7 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
             let upto = i64::from(e.upto.expect("a step award records its last tier"));
             let covered: Vec<i64> = TIERS.iter().copied().filter(|t| (from..=upto).contains(t)).collect();
             assert!(!covered.is_empty() && covered[0] == from, "{e:?} covers no tier");
-            let factor = if e.date.to_string() == "2026-11-21" { 2 } else { 1 };
+            let factor = if e.date == day(1) { 2 } else { 1 };
             assert!(
                 i64::from(e.delta) <= factor * covered.len() as i64,
                 "{e:?} pays more than its tiers"
@@ -235,9 +251,7 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
         assert!(*n <= 1, "{date}: weighing paid {n} times");
     }
     for (date, paid) in &tiers_paid {
-        let day = date
-            .signed_duration_since(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
-            .num_days() as u32;
+        let day = date.signed_duration_since(day0()).num_days() as u32;
         let mut unique = paid.clone();
         unique.sort();
         unique.dedup();

@@ -138,7 +138,8 @@ async fn leave(app: &TestApp, s: &Session, membership: &str) -> Resp {
 }
 
 fn consent_body(org: &str, types: &[&str], access: &str) -> Value {
-    json!({"organization_id": org, "measurement_types": types, "access": access, "purpose": PURPOSE})
+    json!({"organization_id": org, "measurement_types": types, "access": access, "purpose": PURPOSE,
+           "data_from": "2000-01-01"})
 }
 
 pub(crate) async fn give(app: &TestApp, s: &Session, body: Value) -> Value {
@@ -245,6 +246,8 @@ async fn operators_create_list_change_and_delete_organisations(app: TestApp) {
     got.expect(200);
     assert_eq!(got.body, acme);
 
+    // The privacy budget is read-only here (its own route changes it, with a reason): a change
+    // of it is refused and changes nothing; repeating the current one is fine.
     let r = app
         .call(
             Method::PUT,
@@ -253,14 +256,33 @@ async fn operators_create_list_change_and_delete_organisations(app: TestApp) {
             Some(json!({"name": "ACME Holdings", "kind": "insurer", "privacy_budget": 20})),
         )
         .await;
+    assert_problem(&r, 422, "validation");
+    assert_eq!(r.error_fields(), vec!["privacy_budget"]);
+    assert_eq!(app.get(&path, Some(&ops)).await.body, acme);
+    let r = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&ops),
+            Some(json!({"name": "ACME Holdings", "kind": "insurer", "privacy_budget": 10})),
+        )
+        .await;
     r.expect(200);
     assert_eq!(r.body["id"], acme["id"]);
     assert_eq!(r.body["name"], "ACME Holdings");
     assert_eq!(r.body["kind"], "insurer");
-    assert_eq!(r.body["privacy_budget"], 20.0);
+    assert_eq!(r.body["privacy_budget"], 10.0);
     assert_eq!(r.body["created_at"], acme["created_at"]);
     assert_eq!(app.get(&path, Some(&ops)).await.body, r.body);
-    // Without a budget, a change sets the default again.
+    // Without a budget, a change keeps it; the policy route changes it.
+    app.call(
+        Method::PUT,
+        &format!("{path}/privacy"),
+        Some(&ops),
+        Some(json!({"mode": "differential_privacy", "epsilon_per_year": 20, "reason": "a larger insurer"})),
+    )
+    .await
+    .expect(200);
     let r = app
         .call(
             Method::PUT,
@@ -270,7 +292,7 @@ async fn operators_create_list_change_and_delete_organisations(app: TestApp) {
         )
         .await;
     r.expect(200);
-    assert_eq!(r.body["privacy_budget"], 10.0);
+    assert_eq!(r.body["privacy_budget"], 20.0);
 
     let unknown = format!("/v1/admin/organizations/{}", uuid::Uuid::new_v4());
     app.get(&unknown, Some(&ops)).await.expect(404);
@@ -362,13 +384,13 @@ async fn organisations_are_validated_field_by_field_and_nothing_is_created(app: 
     let r = post(json!({"name": "   ", "kind": "insurer"})).await;
     r.expect(422);
     assert_eq!(r.error_fields(), vec!["name"]);
-    let r = post(json!({"name": "x".repeat(201), "kind": "insurer", "privacy_budget": 1000.5})).await;
+    let r = post(json!({"name": "x".repeat(201), "kind": "insurer", "privacy_budget": 10.5})).await;
     r.expect(422);
     assert_eq!(sorted(r.error_fields()), vec!["name", "privacy_budget"]);
-    // Limits are inclusive.
-    let edge = post(json!({"name": "é".repeat(200), "kind": "insurer", "privacy_budget": 1000})).await;
+    // Limits are inclusive (a budget above the default of 10 is a policy change with a reason).
+    let edge = post(json!({"name": "é".repeat(200), "kind": "insurer", "privacy_budget": 10})).await;
     edge.expect(201);
-    assert_eq!(edge.body["privacy_budget"], 1000.0);
+    assert_eq!(edge.body["privacy_budget"], 10.0);
     // Malformed: unknown kind, unknown field, wrong type, missing field.
     post(json!({"name": "ACME", "kind": "charity"})).await.expect(400);
     post(json!({"name": "ACME", "kind": "employer", "colour": "red"}))
@@ -1706,6 +1728,11 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
         )
         .await;
     rule.expect(201);
+    // Points pay for recent days of accounts and rules that existed then, and the step tiers pay
+    // sensed steps: the residents' pedometer apps are registered ones.
+    crate::common::backdate_rules(&app, "acme", 30);
+    crate::common::backdate_rules(&app, "osaka", 30);
+    let (d1, d2, d3) = (crate::points::day(3), crate::points::day(2), crate::points::day(1));
 
     let member = app.register("taro@example.jp").await;
     let outsider = app.register("hanako@example.jp").await;
@@ -1713,9 +1740,14 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
     // Membership of another organisation does not count.
     let other = new_org(&app, &ops, "Other").await;
     enrol(&app, &other, &outsider).await;
-
+    let mut devices = Vec::new();
     for s in [&member, &outsider] {
-        assert_eq!(upload(&app, &s.access, steps("2026-11-20", 20, 6500)).await, 201);
+        crate::common::backdate_account(&app, s, 30);
+        devices.push(crate::common::sensed_token(&app, s, "Pedometer", &["measurements:write"]).await);
+    }
+
+    for device in &devices {
+        assert_eq!(upload(&app, device, steps(&d1, 20, 6500)).await, 201);
     }
     assert_eq!(
         points_by_programme(&app, &member).await,
@@ -1745,7 +1777,7 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
     app.get("/v1/points/ledger?programme=acme", Some(&member.access))
         .await
         .expect(404);
-    assert_eq!(upload(&app, &member.access, steps("2026-11-21", 20, 6500)).await, 201);
+    assert_eq!(upload(&app, &devices[0], steps(&d2, 20, 6500)).await, 201);
     assert_eq!(ledger_sum(&app, &member, "acme"), 5, "nothing more in acme");
     assert_eq!(ledger_sum(&app, &member, "osaka"), 6, "osaka still pays");
 
@@ -1755,7 +1787,7 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
         points_by_programme(&app, &member).await,
         vec![("acme".to_owned(), 5), ("osaka".to_owned(), 6)]
     );
-    upload(&app, &member.access, steps("2026-11-22", 20, 1500)).await;
+    upload(&app, &devices[0], steps(&d3, 20, 1500)).await;
     assert_eq!(ledger_sum(&app, &member, "acme"), 10);
 }
 
@@ -1865,11 +1897,11 @@ async fn membership_programmes_are_validated(app: TestApp) {
     assert_eq!(acme_p["eligibility"], "organization_members");
 }
 
-/// The consent condition is in the summary's own SQL: the store function, called directly for an
-/// organisation, finds nothing of a resident without an individual consent in force covering the
-/// type, however much data there is.
+/// The consent condition is in the store function staff read through: called directly for an
+/// organisation, it finds nothing of a resident without an individual consent in force covering
+/// the type, however much data there is.
 async fn a_summary_for_an_organisation_holds_only_individually_consented_residents(app: TestApp) {
-    use karada::measurements::{Period, catalogue, summary_as};
+    use karada::sharing::individual::{Reader, member_insights};
     let ops = admin(&app).await;
     let org = new_org(&app, &ops, "Kansai Works").await;
     let taro = app.register("taro@example.jp").await;
@@ -1877,38 +1909,32 @@ async fn a_summary_for_an_organisation_holds_only_individually_consented_residen
     for day in ["2026-11-02", "2026-11-03", "2026-11-10"] {
         assert_eq!(upload(&app, &taro.access, bp(day, 8)).await, 201);
     }
-    let org_id = Id(org.id.parse().unwrap());
     let user = Id(taro.user_id.parse().unwrap());
-    let def = catalogue::find("blood_pressure").unwrap();
-    let (from, to) = ("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap());
-    let rows = |reader| summary_as(&mut app.db.conn(), user, reader, def, Period::Week, from, to).unwrap();
-    let counts = |reader| -> i64 { rows(reader).iter().filter(|r| r.field.is_empty()).map(|r| r.n).sum() };
-    assert_eq!(counts(None), 3, "the resident's own summary");
-    assert_eq!(counts(Some((org_id, Ts::now()))), 0, "a member without any consent");
+    let reader = |org_id: &str| Reader {
+        actor: user,
+        organization_id: Id(org_id.parse().unwrap()),
+        organization_name: "reader".to_owned(),
+    };
+    // Blood pressure measurements the organisation's read drew on.
+    let counts = |org_id: &str| -> i64 {
+        member_insights(&mut app.db.conn(), &reader(org_id), user)
+            .unwrap()
+            .map_or(0, |m| {
+                m.areas
+                    .iter()
+                    .filter_map(|a| a.measurements_read.get("blood_pressure"))
+                    .sum()
+            })
+    };
+    assert_eq!(counts(&org.id), 0, "a member without any consent");
     give(&app, &taro, consent_body(&org.id, &["blood_pressure"], "aggregate")).await;
-    assert_eq!(
-        counts(Some((org_id, Ts::now()))),
-        0,
-        "an aggregate consent is not an individual one"
-    );
+    assert_eq!(counts(&org.id), 0, "an aggregate consent is not an individual one");
     give(&app, &taro, consent_body(&org.id, &["body_weight"], "individual")).await;
-    assert_eq!(
-        counts(Some((org_id, Ts::now()))),
-        0,
-        "an individual consent to another type"
-    );
+    assert_eq!(counts(&org.id), 0, "an individual consent to another type");
     let c = give(&app, &taro, consent_body(&org.id, &["blood_pressure"], "individual")).await;
-    assert_eq!(
-        counts(Some((org_id, Ts::now()))),
-        3,
-        "an individual consent covering the type"
-    );
+    assert_eq!(counts(&org.id), 3, "an individual consent covering the type");
     let elsewhere = new_org(&app, &ops, "Other Co").await;
-    assert_eq!(
-        counts(Some((Id(elsewhere.id.parse().unwrap()), Ts::now()))),
-        0,
-        "another organisation"
-    );
+    assert_eq!(counts(&elsewhere.id), 0, "another organisation");
     revoke(&app, &taro, c["id"].as_str().unwrap()).await.expect(204);
-    assert_eq!(counts(Some((org_id, Ts::now()))), 0, "revoked: at once");
+    assert_eq!(counts(&org.id), 0, "revoked: at once");
 }

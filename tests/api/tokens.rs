@@ -207,12 +207,18 @@ async fn app_token_scopes_are_enforced(app: TestApp) {
 async fn app_tokens_are_listed_paged_and_revoked(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     let mut ids = Vec::new();
+    // Sensed tokens come from registered kiosks claiming the resident's pairing codes.
+    let pod = crate::common::register_app(&app, "Karada pod", "kiosk", &["measurements:write"], "sensed");
     for name in ["Scale", "Watch", "Kiosk"] {
+        let code = app
+            .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
+            .await;
         let r = app
-            .post(
-                "/v1/me/app-tokens",
-                Some(&s.access),
-                json!({"name": name, "scopes": ["measurements:write"], "modality": "sensed", "expires_in_days": 7}),
+            .send(
+                actix_web::test::TestRequest::post()
+                    .uri("/v1/pairing/claim")
+                    .insert_header(("authorization", pod.basic()))
+                    .set_json(json!({"code": code.body["code"], "device_name": name})),
             )
             .await;
         r.expect(201);
@@ -325,11 +331,14 @@ async fn pairing_code_is_single_use(app: TestApp) {
     let minutes = (expires - Utc::now()).num_seconds();
     assert!((590..=600).contains(&minutes));
 
+    // A registered kiosk claims it with its client credentials.
+    let pod = crate::common::register_app(&app, "Karada pod", "kiosk", &["measurements:write"], "sensed");
     let claim = app
-        .post(
-            "/v1/pairing/claim",
-            None,
-            json!({"code": code.to_lowercase(), "device_name": "Pod 3, Umeda"}),
+        .send(
+            actix_web::test::TestRequest::post()
+                .uri("/v1/pairing/claim")
+                .insert_header(("authorization", pod.basic()))
+                .set_json(json!({"code": code.to_lowercase(), "device_name": "Pod 3, Umeda"})),
         )
         .await;
     claim.expect(201);
