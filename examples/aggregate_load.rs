@@ -24,7 +24,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use karada::aggregates::query::{self, Dim, Request, Stat};
-use karada::db::{DbConn, DbUrl, Id, Ts};
+use karada::db::{DbConn, DbUrl, Id, OrgId, Ts, UserId};
 use karada::measurements::catalogue;
 use karada::privacy::Mode;
 use karada::privacy::policy::{self, Policy};
@@ -80,10 +80,10 @@ fn main() {
         organizations::table
             .filter(organizations::name.eq("Bench Insurer"))
             .select(organizations::id)
-            .first::<Id>(c)
+            .first::<OrgId>(c)
             .unwrap()
     } else {
-        Id::new()
+        OrgId::new()
     };
     let t = Instant::now();
     if !reuse {
@@ -139,7 +139,7 @@ fn main() {
         stats: vec![Stat::Count, Stat::Mean, Stat::Stddev, Stat::P10, Stat::P50, Stat::P90],
         ..base.clone()
     };
-    let analyst = Id(users[0]);
+    let analyst = UserId(users[0]);
     let asker = Asker {
         organization_id: org,
         actor: analyst,

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::accounts::tokens::Modality;
 use crate::accounts::{self, NewUser, Role, Sex};
-use crate::db::{DbUrl, Id, Ts};
+use crate::db::{DbUrl, Ts, UserId};
 use crate::error::{AppError, AppResult};
 use crate::measurements::{ItemResult, MeasurementInput, Uploader};
 
@@ -61,7 +61,7 @@ fn resident(rng: &mut StdRng, index: usize, plan: &Plan, today: NaiveDate) -> (N
     let female = rng.random_bool(0.52);
     let now = Ts::now();
     let user = NewUser {
-        id: Id::new(),
+        id: UserId::new(),
         email: format!("demo{index}.{}@example.invalid", plan.run_id),
         password_hash: plan.password_hash.clone(),
         display_name: Some(format!("Demo {index}")),

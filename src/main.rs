@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use karada::accounts::password::{self, Password};
 use karada::accounts::{self, NewUser, Role, Sex};
 use karada::config::{DbArgs, ServeArgs};
-use karada::db::{self, Id, Ts};
+use karada::db::{self, Ts};
 use karada::http::throttle::{Limits, Throttle};
 use karada::http::{self, AppState, Settings};
 
@@ -252,7 +252,7 @@ fn create_user(db_args: &DbArgs, email: &str, role: &str, birth_date: Option<&st
     let user = accounts::insert(
         &mut conn,
         &NewUser {
-            id: Id::new(),
+            id: karada::db::UserId::new(),
             email,
             password_hash: hash,
             display_name: None,

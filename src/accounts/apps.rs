@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::tokens::{self, Modality, Scope};
 use crate::db::schema::{app_tokens, registered_apps};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{AppId, DbConn, Ts};
 
 const CLIENT_ID_PREFIX: &str = "kac_";
 const CLIENT_SECRET_PREFIX: &str = "kas_";
@@ -52,7 +52,7 @@ impl AppKind {
 #[diesel(table_name = registered_apps)]
 pub struct RegisteredApp {
     /// The app's id, by which operators manage it (kiosks authenticate with `client_id`).
-    pub id: Id,
+    pub id: AppId,
     /// Name, shown to residents as the name of the tokens it claims.
     pub name: String,
     /// `app` or `kiosk`.
@@ -94,7 +94,7 @@ pub fn register(
     scopes: &[Scope],
     modality: Modality,
 ) -> QueryResult<(RegisteredApp, String)> {
-    let id = Id::new();
+    let id = AppId::new();
     let client_id = format!("{CLIENT_ID_PREFIX}{}", tokens::random_hex(12));
     let secret = format!("{CLIENT_SECRET_PREFIX}{}", tokens::random_hex(32));
     diesel::insert_into(registered_apps::table)
@@ -126,7 +126,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<RegisteredApp>> {
 }
 
 /// The app in service with this id.
-pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<RegisteredApp>> {
+pub fn find(conn: &mut DbConn, id: AppId) -> QueryResult<Option<RegisteredApp>> {
     registered_apps::table
         .find(id)
         .filter(registered_apps::retired_at.is_null())
@@ -150,7 +150,7 @@ pub fn authenticate(conn: &mut DbConn, client_id: &str, secret: &str) -> QueryRe
 /// Retires an app: its credentials stop working, and so does every token it claimed (a retired
 /// app is one the platform no longer vouches for). False if there is none in service. Run inside a
 /// transaction.
-pub fn retire(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+pub fn retire(conn: &mut DbConn, id: AppId) -> QueryResult<bool> {
     let now = Ts::now();
     let n = diesel::update(
         registered_apps::table

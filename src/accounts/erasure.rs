@@ -23,7 +23,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Role;
 use crate::db::schema::{app_tokens, pairing_codes, refresh_tokens, sessions, users};
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, UserId};
 
 /// What an erasure did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub enum Erasure {
 /// the account and are already under way (they hold a key-share lock through their foreign key)
 /// finish first and are erased with the rest, and later ones wait and then find no account.
 /// SQLite's `BEGIN IMMEDIATE` already serialises the erasure with every other write.
-pub fn begin(conn: &mut DbConn, user: Id) -> QueryResult<Option<Erasure>> {
+pub fn begin(conn: &mut DbConn, user: UserId) -> QueryResult<Option<Erasure>> {
     let role: Option<String> = users::table.find(user).select(users::role).first(conn).optional()?;
     let Some(role) = role else {
         return Ok(Some(Erasure::Erased));
@@ -61,7 +61,7 @@ pub fn begin(conn: &mut DbConn, user: Id) -> QueryResult<Option<Erasure>> {
 }
 
 /// Deletes `user`'s credentials, then the account: the last step of an erasure.
-pub fn forget(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+pub fn forget(conn: &mut DbConn, user: UserId) -> QueryResult<()> {
     diesel::delete(pairing_codes::table.filter(pairing_codes::user_id.eq(user))).execute(conn)?;
     diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(user))).execute(conn)?;
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user))).execute(conn)?;
@@ -78,7 +78,7 @@ fn is_operator(role: &str) -> bool {
 /// operators' rows are locked in id order with the account's own among them, so two operators
 /// erasing themselves at once queue (the second then counts one operator fewer) instead of each
 /// counting the other, and cannot deadlock.
-fn lock(conn: &mut DbConn, user: Id, with_operators: bool) -> QueryResult<Vec<(Id, String)>> {
+fn lock(conn: &mut DbConn, user: UserId, with_operators: bool) -> QueryResult<Vec<(UserId, String)>> {
     let rows = users::table.select((users::id, users::role)).order(users::id.asc());
     let own = users::id.eq(user);
     let own_and_operators = users::id.eq(user).or(users::role.eq(Role::Admin.as_str()));

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::users;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, Ts, UserId};
 use crate::error::FieldError;
 
 /// Timezone of a resident who does not name one.
@@ -93,7 +93,7 @@ impl Sex {
 #[diesel(table_name = users)]
 pub struct User {
     /// Account id.
-    pub id: Id,
+    pub id: UserId,
     /// Login email, lower-cased.
     pub email: String,
     /// argon2id PHC string.
@@ -136,7 +136,7 @@ impl User {
 #[diesel(table_name = users)]
 pub struct NewUser {
     /// Account id.
-    pub id: Id,
+    pub id: UserId,
     /// Lower-cased email.
     pub email: String,
     /// argon2id PHC string.
@@ -254,7 +254,7 @@ pub fn insert(conn: &mut DbConn, new: &NewUser) -> QueryResult<User> {
 }
 
 /// The account with this id.
-pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<User> {
+pub fn find(conn: &mut DbConn, id: UserId) -> QueryResult<User> {
     users::table.find(id).select(User::as_select()).first(conn)
 }
 
@@ -268,13 +268,13 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>
 }
 
 /// Applies profile changes to the account `id`.
-pub fn update_profile(conn: &mut DbConn, id: Id, changes: &ProfileChanges) -> QueryResult<User> {
+pub fn update_profile(conn: &mut DbConn, id: UserId, changes: &ProfileChanges) -> QueryResult<User> {
     diesel::update(users::table.find(id)).set(changes).execute(conn)?;
     find(conn, id)
 }
 
 /// Replaces the password hash of the account `id`.
-pub fn set_password_hash(conn: &mut DbConn, id: Id, hash: &str) -> QueryResult<()> {
+pub fn set_password_hash(conn: &mut DbConn, id: UserId, hash: &str) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set((users::password_hash.eq(hash), users::updated_at.eq(Ts::now())))
         .execute(conn)

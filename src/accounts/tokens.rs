@@ -32,7 +32,6 @@ mod tests {
     use super::pairing::PAIRING_ALPHABET;
     use super::*;
     use crate::accounts::Role;
-    use crate::db::Id;
 
     #[test]
     fn pairing_codes_use_the_unambiguous_alphabet() {
@@ -58,7 +57,9 @@ mod tests {
     #[test]
     fn jwt_round_trip_and_wrong_key_rejected() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
-        let t = keys.issue(Id::new(), Role::Resident, Id::new()).unwrap();
+        let t = keys
+            .issue(crate::db::UserId::new(), Role::Resident, crate::db::SessionId::new())
+            .unwrap();
         let c = keys.verify(&t).unwrap();
         assert_eq!(c.iss, ISSUER);
         assert_eq!(c.exp - c.iat, ACCESS_TTL.num_seconds());

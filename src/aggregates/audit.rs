@@ -5,18 +5,18 @@ use diesel::prelude::*;
 
 use crate::db::schema::aggregate_log;
 use crate::db::types::Json;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{AggregateQueryId, DbConn, OrgId, Ts, UserId};
 
 /// One recorded query.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = aggregate_log)]
 pub struct AuditEntry {
     /// Id (UUIDv7).
-    pub id: Id,
+    pub id: AggregateQueryId,
     /// Organisation.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// Who ran it (null once that account is erased).
-    pub actor_id: Option<Id>,
+    pub actor_id: Option<UserId>,
     /// `aggregate` or `program_stats`.
     pub query: String,
     /// The request as received.
@@ -39,8 +39,8 @@ pub fn record(conn: &mut DbConn, entry: &AuditEntry) -> QueryResult<()> {
 /// A page of an organisation's recorded queries, newest first, with the actor's email.
 pub fn list(
     conn: &mut DbConn,
-    org: Id,
-    before: Option<Id>,
+    org: OrgId,
+    before: Option<AggregateQueryId>,
     limit: i64,
 ) -> QueryResult<Vec<(AuditEntry, Option<String>)>> {
     use crate::db::schema::users;
@@ -58,9 +58,9 @@ pub fn list(
 }
 
 /// Forgets `user` as the one who ran recorded queries (an erased analyst): the records stay.
-pub fn forget_actor(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+pub fn forget_actor(conn: &mut DbConn, user: UserId) -> QueryResult<()> {
     diesel::update(aggregate_log::table.filter(aggregate_log::actor_id.eq(user)))
-        .set(aggregate_log::actor_id.eq(None::<Id>))
+        .set(aggregate_log::actor_id.eq(None::<UserId>))
         .execute(conn)?;
     Ok(())
 }

@@ -30,7 +30,7 @@ use super::query::{self, Dialect, Dim, Key, Request, Stat};
 use super::stats;
 use crate::accounts::Sex;
 use crate::db::types::{SqlTs, SqlUuid};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, Ts};
 use crate::privacy::bounds::{self, Bounds};
 use crate::privacy::noise::{self, NoiseError, Plan};
 
@@ -225,7 +225,7 @@ fn statement(d: Dialect, by_month: bool, percentiles: bool) -> String {
 /// shared rollup rows. Groups without data are absent (their sums are zero).
 pub fn sums(
     conn: &mut DbConn,
-    org: Id,
+    org: OrgId,
     req: &Request,
     plan: &PrivatePlan,
     now: Ts,

@@ -13,7 +13,7 @@ use super::private::{self, PrivatePlan};
 use super::query::{self, Dim, Request, Stat};
 use super::rollup;
 use crate::db::types::{SqlTs, SqlUuid};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, Ts};
 use crate::measurements::catalogue;
 use crate::privacy::bounds;
 use crate::privacy::noise::{self, NoiseError, Plan};
@@ -76,7 +76,7 @@ fn live() -> String {
 }
 
 /// Members with a consent in force (`$1`, `$2`).
-fn consenting(conn: &mut DbConn, org: Id, now: Ts) -> QueryResult<i64> {
+fn consenting(conn: &mut DbConn, org: OrgId, now: Ts) -> QueryResult<i64> {
     let sql = format!("SELECT count(DISTINCT c.user_id) AS n FROM consents c WHERE {}", live());
     let c: Count = diesel::sql_query(crate::db::numbered(conn, &sql))
         .bind::<SqlUuid, _>(org)
@@ -132,7 +132,14 @@ fn end_of(to: NaiveDate) -> NaiveDate {
 /// every figure published only when at least `k_min` people stand behind it, and the period
 /// figures from publishable cells (month × age band × sex) only, so two periods' answers cannot be
 /// differenced into a suppressed cell. Run in a transaction after [`query::snapshot`].
-pub fn exact(conn: &mut DbConn, org: Id, from: NaiveDate, to: NaiveDate, k_min: i64, now: Ts) -> QueryResult<Figures> {
+pub fn exact(
+    conn: &mut DbConn,
+    org: OrgId,
+    from: NaiveDate,
+    to: NaiveDate,
+    k_min: i64,
+    now: Ts,
+) -> QueryResult<Figures> {
     let members = crate::sharing::memberships::count_current(conn, org)?;
     let consenting = consenting(conn, org, now)?;
     let sql = format!(
@@ -236,7 +243,7 @@ pub fn points_cap(days: i64) -> f64 {
 }
 
 /// The quantities for a private release over the months from `from` to `to` (first days).
-pub fn sums(conn: &mut DbConn, org: Id, from: NaiveDate, to: NaiveDate, now: Ts) -> QueryResult<ProgramSums> {
+pub fn sums(conn: &mut DbConn, org: OrgId, from: NaiveDate, to: NaiveDate, now: Ts) -> QueryResult<ProgramSums> {
     #[expect(clippy::cast_precision_loss, reason = "counts of people")]
     let f = |n: i64| n as f64;
     let members = crate::sharing::memberships::count_current(conn, org)?;

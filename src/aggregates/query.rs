@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Date, Double, Integer, Nullable, Text};
 
 use super::stats::Sums;
 use crate::db::types::{SqlTs, SqlUuid};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, Ts};
 
 pub use super::request::{Answer, Dim, Group, Key, Request, Stat, statistic};
 
@@ -444,7 +444,7 @@ fn statement(sql_of: Dialect, shape: Shape<'_>) -> String {
 /// Runs an aggregate for an organisation: only members with a consent in force covering the
 /// type count; cells of fewer than `k_min` people are dropped before groups are combined. One
 /// statement, so it reads one snapshot; run inside a transaction all the same (see [`snapshot`]).
-pub fn run(conn: &mut DbConn, org: Id, req: &Request, k_min: i64, now: Ts) -> QueryResult<Answer> {
+pub fn run(conn: &mut DbConn, org: OrgId, req: &Request, k_min: i64, now: Ts) -> QueryResult<Answer> {
     let dims = &req.group_by;
     let years = whole_years(req);
     // A resident has one unit per cell, and one per (year, age band) in the yearly rows: with age

@@ -1,5 +1,6 @@
 //! Storage: one diesel code path over PostgreSQL and SQLite, chosen at runtime from the URL scheme.
 
+pub mod ids;
 pub mod schema;
 pub mod types;
 
@@ -11,6 +12,11 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use ids::{
+    AccessId, AggregateQueryId, AppId, AppTokenId, ConsentId, EnrollmentCodeId, EventId, LedgerEntryId, LotteryEntryId,
+    LotteryId, MeasurementId, MembershipId, OrgId, PairingCodeId, PolicyChangeId, ReceiptId, RefreshTokenId, ReleaseId,
+    RuleId, SessionId, UserId,
+};
 pub use types::{Id, Ts};
 
 mod conn {

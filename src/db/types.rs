@@ -28,7 +28,8 @@ pub struct SqlUuid;
 #[diesel(sqlite_type(name = "Text"))]
 pub struct SqlTs;
 
-/// A row id. New rows get time-ordered UUIDv7 ids so indexes stay append-mostly.
+/// A UUID column value not tied to an entity: the database mapping that every typed id of
+/// [`super::ids`] delegates to. Code above `db` names its ids by entity (`UserId`, `OrgId`, …).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow, Serialize, Deserialize,
 )]
@@ -58,6 +59,12 @@ impl std::fmt::Display for Id {
 impl From<uuid::Uuid> for Id {
     fn from(u: uuid::Uuid) -> Self {
         Id(u)
+    }
+}
+
+impl From<Id> for uuid::Uuid {
+    fn from(id: Id) -> Self {
+        id.0
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::store::{self, for_each};
 use super::{ExportError, Writer};
 use crate::accounts::User;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, Ts};
 use crate::measurements::Measurement;
 use crate::measurements::catalogue::{self, CATEGORY_SYSTEM, FieldDef, FieldKind, TypeDef, UCUM_SYSTEM};
 use crate::sharing::consents::{Consent as ConsentRow, Status};
@@ -110,8 +110,8 @@ pub fn instant(t: Ts) -> String {
     t.0.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn urn(id: Id) -> String {
-    format!("urn:uuid:{}", id.0)
+fn urn(id: impl Into<uuid::Uuid>) -> String {
+    format!("urn:uuid:{}", id.into())
 }
 
 fn coding_of(code: &catalogue::Code, display: &str) -> CodeableConcept {
@@ -350,7 +350,7 @@ pub fn render(conn: &mut DbConn, user: &User, now: Ts, out: &mut Writer<'_>) -> 
     let id = user.id;
     let patient_ref = urn(id);
     out.text("{\"resourceType\":\"Bundle\",\"id\":")?;
-    out.json(&Id::new().0.to_string())?;
+    out.json(&uuid::Uuid::now_v7().to_string())?;
     out.text(",\"type\":\"collection\",\"timestamp\":")?;
     out.json(&instant(now))?;
     out.text(",\"entry\":[")?;

@@ -17,7 +17,7 @@ use std::io::{self, Seek, Write};
 use std::path::Path;
 
 use crate::accounts;
-use crate::db::{self, DbConn, Id, Ts};
+use crate::db::{self, DbConn, Ts, UserId};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +151,7 @@ impl io::Write for Writer<'_> {
 /// Renders the export of `user` in `format` into `out`, reading one snapshot. The first chunk is
 /// handed on once the account has been read, so a failure to reach the database or a vanished
 /// account is known before anything is sent.
-pub fn export(conn: &mut DbConn, user: Id, format: Format, out: &mut Writer<'_>) -> Result<(), ExportError> {
+pub fn export(conn: &mut DbConn, user: UserId, format: Format, out: &mut Writer<'_>) -> Result<(), ExportError> {
     db::read_snapshot(conn, |c| {
         let profile = accounts::find(c, user)?;
         let now = Ts::now();
@@ -193,7 +193,7 @@ pub struct Spooled {
 /// and memory does not grow with the history (one page of rows and one chunk at a time).
 pub fn spool(
     conn: &mut DbConn,
-    user: Id,
+    user: UserId,
     format: Format,
     dir: Option<&Path>,
     max_bytes: u64,

@@ -14,7 +14,10 @@ use crate::db::schema::{
     points_ledger, programme_weeks, programmes, sessions, users,
 };
 use crate::db::types::{Json, SqlTs, SqlUuid};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{
+    AccessId, AppTokenId, ConsentId, DbConn, LedgerEntryId, LotteryEntryId, LotteryId, MeasurementId, MembershipId,
+    OrgId, SessionId, Ts, UserId,
+};
 use crate::measurements::Measurement;
 use crate::points::LedgerEntry;
 use crate::points::lotteries::{Entry, Lottery};
@@ -50,7 +53,7 @@ pub fn for_each<T, K>(
 }
 
 /// Keyset position in the measurement export order.
-pub type MeasurementKey = (String, Ts, Id);
+pub type MeasurementKey = (String, Ts, MeasurementId);
 
 /// The key of a measurement in export order.
 pub fn measurement_key(m: &Measurement) -> MeasurementKey {
@@ -62,7 +65,7 @@ pub fn measurement_key(m: &Measurement) -> MeasurementKey {
 /// previous page's last row.
 pub fn measurements(
     conn: &mut DbConn,
-    user: Id,
+    user: UserId,
     after: Option<&MeasurementKey>,
     limit: i64,
 ) -> QueryResult<Vec<Measurement>> {
@@ -87,10 +90,10 @@ pub fn measurements(
 }
 
 /// A login session, as exported.
-pub type SessionRow = (Id, Ts, Option<Ts>, Option<String>);
+pub type SessionRow = (SessionId, Ts, Option<Ts>, Option<String>);
 
 /// The resident's login sessions (id, created, revoked, why), oldest first.
-pub fn sessions(conn: &mut DbConn, user: Id) -> QueryResult<Vec<SessionRow>> {
+pub fn sessions(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<SessionRow>> {
     sessions::table
         .filter(sessions::user_id.eq(user))
         .select((
@@ -107,7 +110,7 @@ pub fn sessions(conn: &mut DbConn, user: Id) -> QueryResult<Vec<SessionRow>> {
 #[derive(Debug, Clone, Queryable)]
 pub struct AppTokenRow {
     /// The token's id: what revoking it takes.
-    pub id: Id,
+    pub id: AppTokenId,
     /// Name.
     pub name: String,
     /// Space-separated scopes.
@@ -123,7 +126,7 @@ pub struct AppTokenRow {
 }
 
 /// The resident's app tokens, revoked ones too, oldest first.
-pub fn app_tokens(conn: &mut DbConn, user: Id) -> QueryResult<Vec<AppTokenRow>> {
+pub fn app_tokens(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<AppTokenRow>> {
     app_tokens::table
         .filter(app_tokens::user_id.eq(user))
         .select((
@@ -140,7 +143,7 @@ pub fn app_tokens(conn: &mut DbConn, user: Id) -> QueryResult<Vec<AppTokenRow>> 
 }
 
 /// The resident's staff roles: (organisation, its name, role, since).
-pub fn staff_roles(conn: &mut DbConn, user: Id) -> QueryResult<Vec<(Id, String, String, Ts)>> {
+pub fn staff_roles(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<(OrgId, String, String, Ts)>> {
     org_staff::table
         .inner_join(organizations::table)
         .filter(org_staff::user_id.eq(user))
@@ -155,7 +158,7 @@ pub fn staff_roles(conn: &mut DbConn, user: Id) -> QueryResult<Vec<(Id, String, 
 }
 
 /// The resident's balances: (programme, balance, earned in all).
-pub fn balances(conn: &mut DbConn, user: Id) -> QueryResult<Vec<(String, i32, i32)>> {
+pub fn balances(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<(String, i32, i32)>> {
     points_balances::table
         .filter(points_balances::user_id.eq(user))
         .select((
@@ -179,9 +182,9 @@ pub fn programme_ids(conn: &mut DbConn) -> QueryResult<Vec<String>> {
 /// A page of the resident's ledger in one programme, oldest first.
 pub fn ledger(
     conn: &mut DbConn,
-    user: Id,
+    user: UserId,
     programme: &str,
-    after: Option<&Id>,
+    after: Option<&LedgerEntryId>,
     limit: i64,
 ) -> QueryResult<Vec<LedgerEntry>> {
     let mut q = points_ledger::table
@@ -198,11 +201,11 @@ pub fn ledger(
 }
 
 /// The lotteries the resident won.
-pub fn lotteries_won(conn: &mut DbConn, user: Id) -> QueryResult<HashSet<Id>> {
+pub fn lotteries_won(conn: &mut DbConn, user: UserId) -> QueryResult<HashSet<LotteryId>> {
     Ok(lottery_winners::table
         .filter(lottery_winners::user_id.eq(user))
         .select(lottery_winners::lottery_id)
-        .load::<Id>(conn)?
+        .load::<LotteryId>(conn)?
         .into_iter()
         .collect())
 }
@@ -210,8 +213,8 @@ pub fn lotteries_won(conn: &mut DbConn, user: Id) -> QueryResult<HashSet<Id>> {
 /// A page of the resident's lottery purchases with their lotteries, oldest first.
 pub fn lottery_entries(
     conn: &mut DbConn,
-    user: Id,
-    after: Option<&Id>,
+    user: UserId,
+    after: Option<&LotteryEntryId>,
     limit: i64,
 ) -> QueryResult<Vec<(Entry, Lottery)>> {
     let mut q = lottery_entries::table
@@ -230,7 +233,7 @@ pub fn lottery_entries(
 /// A page of the resident's weekly programme plans (week, goals, made at), oldest first.
 pub fn programme_weeks(
     conn: &mut DbConn,
-    user: Id,
+    user: UserId,
     after: Option<&chrono::NaiveDate>,
     limit: i64,
 ) -> QueryResult<Vec<(chrono::NaiveDate, Json, Ts)>> {
@@ -253,8 +256,8 @@ pub fn programme_weeks(
 /// A page of the resident's memberships, current and past, with the organisation's name and kind.
 pub fn memberships(
     conn: &mut DbConn,
-    user: Id,
-    after: Option<&Id>,
+    user: UserId,
+    after: Option<&MembershipId>,
     limit: i64,
 ) -> QueryResult<Vec<(Membership, String, String)>> {
     memberships::list(conn, user, after.copied(), limit)
@@ -264,12 +267,12 @@ pub fn memberships(
 /// and the types it covers.
 pub fn consents(
     conn: &mut DbConn,
-    user: Id,
-    after: Option<&Id>,
+    user: UserId,
+    after: Option<&ConsentId>,
     limit: i64,
 ) -> QueryResult<Vec<(Consent, String, Vec<String>)>> {
     let rows = consents::list(conn, user, after.copied(), limit)?;
-    let ids: Vec<Id> = rows.iter().map(|r| r.consent.id).collect();
+    let ids: Vec<ConsentId> = rows.iter().map(|r| r.consent.id).collect();
     let types = consents::types_of(conn, &ids)?;
     Ok(rows
         .into_iter()
@@ -289,8 +292,8 @@ pub fn consents(
 /// email.
 pub fn access_log(
     conn: &mut DbConn,
-    user: Id,
-    after: Option<&Id>,
+    user: UserId,
+    after: Option<&AccessId>,
     limit: i64,
 ) -> QueryResult<Vec<(AccessEntry, Option<String>)>> {
     let mut q = access_log::table

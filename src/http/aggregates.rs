@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::aggregates::answer::{AggregateAnswer, ProgramStatsAnswer};
 use crate::aggregates::audit;
 use crate::aggregates::query::{Dim, Request, Stat};
-use crate::db::Id;
+use crate::db::OrgId;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -182,7 +182,7 @@ async fn aggregate(
     path: web::Path<uuid::Uuid>,
     body: web::Json<AggregateInput>,
 ) -> AppResult<web::Json<AggregateAnswer>> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     who.require_staff(org, StaffRole::Analyst)?;
     let input = body.into_inner();
     let req = check(&input)?;
@@ -236,7 +236,7 @@ async fn program_stats(
     path: web::Path<uuid::Uuid>,
     query: web::Query<ProgramStatsQuery>,
 ) -> AppResult<web::Json<ProgramStatsAnswer>> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let q = query.into_inner();
     let (from, to) = crate::aggregates::whole_months(q.from, q.to).map_err(|e| AppError::Validation(vec![e]))?;
@@ -294,7 +294,7 @@ async fn aggregate_log(
     path: web::Path<uuid::Uuid>,
     query: web::Query<PageQuery>,
 ) -> AppResult<web::Json<Paged<AuditView>>> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let page = query.page()?;
     let rows = state

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::apps::{self, AppKind, RegisteredApp};
 use crate::accounts::tokens::{self, Claimant, Claimed, Modality, Scope};
-use crate::db::Id;
+use crate::db::AppId;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::accounts::{AppTokenCreated, created_view};
@@ -254,7 +254,7 @@ async fn admin_get_app(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<AppView>> {
-    let id = Id(path.into_inner());
+    let id = AppId(path.into_inner());
     let app = state.db(move |c| Ok(apps::find(c, id)?)).await?;
     app.map(|a| web::Json(a.into())).ok_or(AppError::NotFound)
 }
@@ -276,7 +276,7 @@ async fn admin_retire_app(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    let id = Id(path.into_inner());
+    let id = AppId(path.into_inner());
     if state.tx(move |c| Ok(apps::retire(c, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

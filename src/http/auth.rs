@@ -11,7 +11,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::accounts::tokens::{self, Modality, Scope};
 use crate::accounts::{Role, User};
-use crate::db::Id;
+use crate::db::{AppTokenId, OrgId, SessionId, UserId};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::limits::AccountPermit;
@@ -23,12 +23,12 @@ pub enum Credential {
     /// A login session's access token.
     Session {
         /// The session (refresh-token family).
-        session_id: Id,
+        session_id: SessionId,
     },
     /// An app or kiosk token.
     AppToken {
         /// The token.
-        token_id: Id,
+        token_id: AppTokenId,
         /// Whether data sent with it is sensed or self-reported.
         modality: Modality,
         /// The token's name: the default source of what it uploads.
@@ -40,7 +40,7 @@ pub enum Credential {
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The account.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// The account row, read when the credential was checked (handlers need not read it again).
     pub user: User,
     /// The account role.
@@ -51,7 +51,7 @@ pub struct Principal {
     pub credential: Credential,
     /// Staff roles per organisation (login sessions only: an app token never acts for an
     /// organisation). Read with the account on every request, so a removed role ends at once.
-    pub staff: Vec<(Id, StaffRole)>,
+    pub staff: Vec<(OrgId, StaffRole)>,
     /// One of the account's request slots, held while this request (and anything it hands this
     /// principal to, such as an export's read) runs.
     pub slot: Arc<AccountPermit>,
@@ -83,7 +83,7 @@ impl Principal {
     }
 
     /// 403 unless the caller, signed in with a session, holds `role` in organisation `org`.
-    pub fn require_staff(&self, org: Id, role: StaffRole) -> Result<(), AppError> {
+    pub fn require_staff(&self, org: OrgId, role: StaffRole) -> Result<(), AppError> {
         if self.staff.contains(&(org, role)) {
             Ok(())
         } else {
@@ -96,7 +96,7 @@ impl Principal {
     }
 
     /// 403 unless the caller, signed in with a session, holds one of `roles` in organisation `org`.
-    pub fn require_any_staff(&self, org: Id, roles: &[StaffRole]) -> Result<(), AppError> {
+    pub fn require_any_staff(&self, org: OrgId, roles: &[StaffRole]) -> Result<(), AppError> {
         if roles.iter().any(|r| self.staff.contains(&(org, *r))) {
             Ok(())
         } else {
@@ -114,7 +114,7 @@ impl Principal {
     }
 
     /// The login session, if the caller used one.
-    pub fn session_id(&self) -> Option<Id> {
+    pub fn session_id(&self) -> Option<SessionId> {
         match self.credential {
             Credential::Session { session_id } => Some(session_id),
             Credential::AppToken { .. } => None,
@@ -174,7 +174,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Princ
         });
     }
     let claims = state.keys.verify(&token).ok_or(AppError::Unauthorized)?;
-    let (user_id, session_id) = (Id(claims.sub), Id(claims.sid));
+    let (user_id, session_id) = (UserId(claims.sub), SessionId(claims.sid));
     // The signature names the account: its slot is taken before the database is asked anything.
     let slot = state.gate.enter(user_id).await?;
     // The signature alone is not enough: a deleted account or a revoked session (logout, password

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::tokens::{Scope, normalize_pairing_code, random_code};
-use crate::db::{Id, Ts};
+use crate::db::{EventId, Ts};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::{Operator, Principal};
@@ -70,7 +70,7 @@ impl From<Event> for EventView {
 }
 
 impl EventInput {
-    fn into_event(self, id: Id, code: String, created_at: Ts) -> Event {
+    fn into_event(self, id: EventId, code: String, created_at: Ts) -> Event {
         Event {
             id,
             programme_id: self.programme,
@@ -110,7 +110,7 @@ async fn admin_create_event(
     _: Operator,
     body: web::Json<EventInput>,
 ) -> AppResult<HttpResponse> {
-    let mut event = body.into_inner().into_event(Id::new(), String::new(), Ts::now());
+    let mut event = body.into_inner().into_event(EventId::new(), String::new(), Ts::now());
     let created = state
         .tx(move |c| {
             check(c, &event)?;
@@ -170,7 +170,7 @@ async fn admin_get_event(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<EventView>> {
-    let id = Id(path.into_inner());
+    let id = EventId(path.into_inner());
     let event = state
         .db(move |c| events::find(c, id)?.ok_or(AppError::NotFound))
         .await?;
@@ -197,7 +197,7 @@ async fn admin_update_event(
     path: web::Path<uuid::Uuid>,
     body: web::Json<EventInput>,
 ) -> AppResult<web::Json<EventView>> {
-    let id = Id(path.into_inner());
+    let id = EventId(path.into_inner());
     let input = body.into_inner();
     let event = state
         .tx(move |c| {
@@ -228,7 +228,7 @@ async fn admin_delete_event(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    let id = Id(path.into_inner());
+    let id = EventId(path.into_inner());
     if state.tx(move |c| Ok(events::delete(c, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

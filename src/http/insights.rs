@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::accounts::tokens::Scope;
-use crate::db::Id;
+use crate::db::{OrgId, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -265,7 +265,7 @@ async fn member_insights(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let (org, subject) = path.into_inner();
-    let (org, subject) = (Id(org), Id(subject));
+    let (org, subject) = (OrgId(org), UserId(subject));
     who.require_staff(org, StaffRole::HealthStaff)?;
     let lang = language(&req);
     let actor = who.user_id;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::db::Id;
+use crate::db::UserId;
 use crate::error::{AppError, AppResult};
 
 /// How many map entries trigger a sweep of accounts that hold and await nothing.
@@ -25,7 +25,7 @@ const SWEEP_ABOVE: usize = 10_000;
 pub struct AccountGate {
     per_account: usize,
     wait: Duration,
-    slots: Mutex<HashMap<Id, Arc<Semaphore>>>,
+    slots: Mutex<HashMap<UserId, Arc<Semaphore>>>,
 }
 
 /// A held slot of an account's gate; freed when the last clone is dropped.
@@ -54,7 +54,7 @@ impl AccountGate {
         self.per_account
     }
 
-    fn semaphore(&self, user: Id) -> Arc<Semaphore> {
+    fn semaphore(&self, user: UserId) -> Arc<Semaphore> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if slots.len() > SWEEP_ABOVE {
             // An entry nobody holds or awaits is referenced by the map alone.
@@ -67,7 +67,7 @@ impl AccountGate {
     }
 
     /// Takes one of the account's slots, waiting for one at most the configured time; 429 after.
-    pub async fn enter(&self, user: Id) -> AppResult<Arc<AccountPermit>> {
+    pub async fn enter(&self, user: UserId) -> AppResult<Arc<AccountPermit>> {
         let semaphore = self.semaphore(user);
         match actix_web::rt::time::timeout(self.wait, semaphore.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Arc::new(AccountPermit { _permit: permit })),
@@ -82,13 +82,13 @@ impl AccountGate {
 pub struct ExportSlots {
     per_account: usize,
     retry_after_secs: u64,
-    held: Arc<Mutex<HashMap<Id, usize>>>,
+    held: Arc<Mutex<HashMap<UserId, usize>>>,
 }
 
 /// One held export slot; freed on drop.
 pub struct ExportSlot {
-    user: Id,
-    held: Arc<Mutex<HashMap<Id, usize>>>,
+    user: UserId,
+    held: Arc<Mutex<HashMap<UserId, usize>>>,
 }
 
 impl Drop for ExportSlot {
@@ -115,7 +115,7 @@ impl ExportSlots {
     }
 
     /// Takes an export slot of the account, or 429 when all are held.
-    pub fn take(&self, user: Id) -> AppResult<ExportSlot> {
+    pub fn take(&self, user: UserId) -> AppResult<ExportSlot> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let n = held.entry(user).or_default();
         if *n >= self.per_account {
@@ -138,7 +138,7 @@ mod tests {
     #[actix_web::test]
     async fn an_account_waits_for_its_own_slots_and_others_are_not_held_up() {
         let gate = AccountGate::new(2, Duration::from_millis(100));
-        let (a, b) = (Id::new(), Id::new());
+        let (a, b) = (UserId::new(), UserId::new());
         let first = gate.enter(a).await.unwrap();
         let _second = gate.enter(a).await.unwrap();
         assert!(matches!(gate.enter(a).await, Err(AppError::TooManyRequests { .. })));
@@ -150,14 +150,14 @@ mod tests {
     #[test]
     fn exports_beyond_the_limit_are_refused_until_one_ends() {
         let slots = ExportSlots::new(2, 10);
-        let a = Id::new();
+        let a = UserId::new();
         let one = slots.take(a).unwrap();
         let _two = slots.take(a).unwrap();
         match slots.take(a) {
             Err(AppError::TooManyRequests { retry_after_secs }) => assert_eq!(retry_after_secs, 10),
             _ => panic!("expected 429"),
         }
-        assert!(slots.take(Id::new()).is_ok());
+        assert!(slots.take(UserId::new()).is_ok());
         drop(one);
         assert!(slots.take(a).is_ok());
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::{Id, Ts};
+use crate::db::{OrgId, Ts, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::{Operator, Principal};
@@ -113,7 +113,7 @@ async fn create_org(
     let (name, budget) = checked_new(&input)?;
     let now = Ts::now();
     let org = Organization {
-        id: Id::new(),
+        id: OrgId::new(),
         name,
         kind: input.kind.as_str().to_owned(),
         privacy_budget: budget,
@@ -176,7 +176,7 @@ async fn get_org(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<OrganizationView>> {
-    let id = Id(path.into_inner());
+    let id = OrgId(path.into_inner());
     let org = state
         .db(move |c| {
             let org = orgs::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -206,7 +206,7 @@ async fn update_org(
     path: web::Path<uuid::Uuid>,
     body: web::Json<OrganizationInput>,
 ) -> AppResult<web::Json<OrganizationView>> {
-    let id = Id(path.into_inner());
+    let id = OrgId(path.into_inner());
     let input = body.into_inner();
     let org = state
         .tx(move |c| {
@@ -244,7 +244,7 @@ async fn update_org(
 )]
 #[delete("/v1/admin/organizations/{id}")]
 async fn delete_org(state: web::Data<AppState>, _: Operator, path: web::Path<uuid::Uuid>) -> AppResult<HttpResponse> {
-    let id = Id(path.into_inner());
+    let id = OrgId(path.into_inner());
     match state.tx(move |c| Ok(orgs::delete(c, id)?)).await? {
         Delete::Deleted => Ok(HttpResponse::NoContent().finish()),
         Delete::NotFound => Err(AppError::NotFound),
@@ -312,7 +312,7 @@ async fn add_staff(
     path: web::Path<uuid::Uuid>,
     body: web::Json<StaffInput>,
 ) -> AppResult<HttpResponse> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     let input = body.into_inner();
     let email = input.email.trim().to_lowercase();
     let role = input.role;
@@ -323,7 +323,7 @@ async fn add_staff(
             Ok((added, email))
         })
         .await?;
-    let view = |user: Id| StaffView {
+    let view = |user: UserId| StaffView {
         organization_id: org.0,
         user_id: user.0,
         email: email.clone(),
@@ -354,7 +354,7 @@ async fn list_staff(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<StaffList>> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     let rows = state
         .db(move |c| {
             orgs::find(c, org)?.ok_or(AppError::NotFound)?;
@@ -396,7 +396,10 @@ async fn remove_staff(
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> AppResult<HttpResponse> {
     let (org, user) = path.into_inner();
-    if state.db(move |c| Ok(orgs::remove_staff(c, Id(org), Id(user))?)).await? {
+    if state
+        .db(move |c| Ok(orgs::remove_staff(c, OrgId(org), UserId(user))?))
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(AppError::NotFound)
@@ -448,7 +451,7 @@ async fn create_enrollment_code(
     path: web::Path<uuid::Uuid>,
     body: web::Json<EnrollmentCodeInput>,
 ) -> AppResult<HttpResponse> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     who.require_staff(org, StaffRole::OrgAdmin)?;
     let input = body.into_inner();
     let expires_at = input.expires_at.map(Ts::from);

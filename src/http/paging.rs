@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::Id;
 use crate::error::{AppError, AppResult, FieldError};
 
 /// Default page size.
@@ -23,13 +22,13 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-/// A validated page request over an id-ordered list.
+/// A validated page request over a list ordered by ids of type `K`.
 #[derive(Debug, Clone, Copy)]
-pub struct Page {
+pub struct Page<K> {
     /// Items wanted.
     pub limit: u32,
     /// Return items after this id.
-    pub after: Option<Id>,
+    pub after: Option<K>,
 }
 
 /// Checks a requested page size (default [`DEFAULT_LIMIT`]); an out-of-range one is recorded in `errors`.
@@ -43,7 +42,7 @@ pub fn check_limit(limit: Option<u32>, errors: &mut Vec<FieldError>) -> u32 {
 
 impl PageQuery {
     /// Validates the limit (422 when out of range) and decodes the cursor (400 when malformed).
-    pub fn page(&self) -> AppResult<Page> {
+    pub fn page<K: From<uuid::Uuid>>(&self) -> AppResult<Page<K>> {
         let mut errors = Vec::new();
         let limit = check_limit(self.limit, &mut errors);
         if !errors.is_empty() {
@@ -51,25 +50,29 @@ impl PageQuery {
         }
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| AppError::BadRequest("invalid cursor".to_owned()))?),
+            Some(c) => Some(
+                decode_cursor(c)
+                    .map(K::from)
+                    .ok_or_else(|| AppError::BadRequest("invalid cursor".to_owned()))?,
+            ),
         };
         Ok(Page { limit, after })
     }
 
     /// Rows to fetch: one more than the limit, to learn whether another page follows.
-    pub fn fetch(page: Page) -> i64 {
+    pub fn fetch<K>(page: Page<K>) -> i64 {
         i64::from(page.limit) + 1
     }
 }
 
 /// Cursors are the last id of a page, hex-encoded; clients must treat them as opaque.
-fn encode_cursor(id: Id) -> String {
-    hex::encode(id.0.as_bytes())
+fn encode_cursor(id: uuid::Uuid) -> String {
+    hex::encode(id.as_bytes())
 }
 
-fn decode_cursor(c: &str) -> Option<Id> {
+fn decode_cursor(c: &str) -> Option<uuid::Uuid> {
     let bytes = hex::decode(c).ok()?;
-    uuid::Uuid::from_slice(&bytes).ok().map(Id)
+    uuid::Uuid::from_slice(&bytes).ok()
 }
 
 /// One page of a list.
@@ -83,13 +86,18 @@ pub struct Paged<T> {
 
 impl<T> Paged<T> {
     /// Builds a page from `limit + 1` fetched rows of an id-ordered list, mapping each kept row with `view`.
-    pub fn from_rows<R>(page: Page, rows: Vec<R>, id: impl Fn(&R) -> Id, view: impl Fn(R) -> T) -> Self {
-        Self::from_rows_with(page, rows, |r| encode_cursor(id(r)), view)
+    pub fn from_rows<R, K: Into<uuid::Uuid>>(
+        page: Page<K>,
+        rows: Vec<R>,
+        id: impl Fn(&R) -> K,
+        view: impl Fn(R) -> T,
+    ) -> Self {
+        Self::from_rows_with(page, rows, |r| encode_cursor(id(r).into()), view)
     }
 
     /// Like [`Paged::from_rows`] with a caller-defined cursor for the last kept row.
-    pub fn from_rows_with<R>(
-        page: Page,
+    pub fn from_rows_with<R, K>(
+        page: Page<K>,
         mut rows: Vec<R>,
         cursor: impl Fn(&R) -> String,
         view: impl Fn(R) -> T,

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::tokens::{Modality, Scope};
-use crate::db::Id;
+use crate::db::MeasurementId;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::export::fhir::Bundle;
 use crate::export::json::ExportDocument;
@@ -267,7 +267,7 @@ async fn import_measurements(
 
 /// The document's items whose input could be mapped, in order, with the modality they claim and
 /// the id they name (the rest are reported invalid without reaching the database).
-fn mapped_items(document: &import::Document) -> Vec<(MeasurementInput, Option<Modality>, Option<Id>)> {
+fn mapped_items(document: &import::Document) -> Vec<(MeasurementInput, Option<Modality>, Option<MeasurementId>)> {
     document
         .entries
         .iter()

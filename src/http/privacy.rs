@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::tokens::Scope;
-use crate::db::{Id, Ts};
+use crate::db::{OrgId, Ts};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::{Operator, Principal};
@@ -83,7 +83,7 @@ fn change_view(c: policy::Change) -> PolicyChangeView {
 }
 
 /// The policy view of an organisation, `None` when there is none.
-fn policy_view(c: &mut crate::db::DbConn, org: Id) -> AppResult<PolicyView> {
+fn policy_view(c: &mut crate::db::DbConn, org: OrgId) -> AppResult<PolicyView> {
     let p = policy::find(c, org)?.ok_or(AppError::NotFound)?;
     let year = crate::privacy::budget_year(Ts::now());
     let spent = budget::spent(c, org, year)?;
@@ -115,7 +115,7 @@ async fn get_policy(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<PolicyView>> {
-    let org = Id(path.into_inner());
+    let org = OrgId(path.into_inner());
     Ok(web::Json(state.db(move |c| policy_view(c, org)).await?))
 }
 
@@ -141,7 +141,7 @@ async fn set_policy(
     path: web::Path<uuid::Uuid>,
     body: web::Json<PolicyInput>,
 ) -> AppResult<web::Json<PolicyView>> {
-    let (org, actor, input) = (Id(path.into_inner()), who.user_id, body.into_inner());
+    let (org, actor, input) = (OrgId(path.into_inner()), who.user_id, body.into_inner());
     let view = state
         .tx(move |c| {
             let old = policy::find(c, org)?.ok_or(AppError::NotFound)?;

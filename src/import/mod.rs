@@ -53,12 +53,12 @@ pub struct Item {
 impl Item {
     /// The measurement id this item would be if it came from this service's own export: an
     /// Observation without an identifier, whose `id` (its client reference) is a UUID.
-    pub fn own_id(&self) -> Option<crate::db::Id> {
+    pub fn own_id(&self) -> Option<crate::db::MeasurementId> {
         if !self.names.iter().any(|(n, d)| n == "client_ref" && d == "id") {
             return None;
         }
         let input = self.input.as_ref().ok()?;
-        input.client_ref.as_deref()?.parse().ok().map(crate::db::Id)
+        input.client_ref.as_deref()?.parse().ok()
     }
 
     /// The document's name for a native field name from validation (`values.kg` →

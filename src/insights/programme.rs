@@ -16,7 +16,7 @@ use super::store::{Subject, own_insights};
 use crate::calendar::week_start;
 use crate::db::schema::{measurements, programme_weeks};
 use crate::db::types::Json;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, Ts, UserId};
 use crate::measurements::checkup_of;
 
 /// How many earlier weeks the step goal looks back on (`goals::step_goal` adapts to the last).
@@ -40,7 +40,7 @@ pub struct WeekPlan {
 #[diesel(table_name = programme_weeks)]
 #[diesel(treat_none_as_default_value = false)]
 struct WeekRow {
-    user_id: Id,
+    user_id: UserId,
     week_start: NaiveDate,
     goals: Json,
     created_at: Ts,
@@ -61,7 +61,7 @@ impl WeekRow {
 /// The resident's stored plans of the weeks from `from` to `to` (Mondays), oldest first. A plan
 /// this version cannot read (written by another version) is treated as no plan, and logged, so
 /// it never makes an upload fail.
-fn plans(conn: &mut DbConn, user_id: Id, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<WeekPlan>> {
+fn plans(conn: &mut DbConn, user_id: UserId, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<WeekPlan>> {
     Ok(programme_weeks::table
         .filter(programme_weeks::user_id.eq(user_id))
         .filter(programme_weeks::week_start.between(from, to))
@@ -79,7 +79,7 @@ fn plans(conn: &mut DbConn, user_id: Id, from: NaiveDate, to: NaiveDate) -> Quer
 }
 
 /// The resident's data of the week starting `monday`, day by day: see [`weeks_data`].
-pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResult<WeekData> {
+pub fn week_data(conn: &mut DbConn, user_id: UserId, monday: NaiveDate) -> QueryResult<WeekData> {
     Ok(weeks_data(conn, user_id, &[monday])?
         .remove(&monday)
         .unwrap_or_default())
@@ -89,7 +89,11 @@ pub fn week_data(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResu
 /// Two devices count the same walk or night: a day's steps are its largest source's total, its
 /// sleep its largest source's sum of periods. A checkup counts in the week its `checkup_date`
 /// falls in, whenever it was recorded (so recording an old checkup again meets no goal).
-pub fn weeks_data(conn: &mut DbConn, user_id: Id, mondays: &[NaiveDate]) -> QueryResult<BTreeMap<NaiveDate, WeekData>> {
+pub fn weeks_data(
+    conn: &mut DbConn,
+    user_id: UserId,
+    mondays: &[NaiveDate],
+) -> QueryResult<BTreeMap<NaiveDate, WeekData>> {
     let mut weeks: BTreeMap<NaiveDate, WeekData> = mondays.iter().map(|m| (*m, WeekData::default())).collect();
     let (Some(&first), Some(&last)) = (mondays.iter().min(), mondays.iter().max()) else {
         return Ok(weeks);
@@ -161,7 +165,7 @@ fn day_of(weeks: &mut BTreeMap<NaiveDate, WeekData>, day: NaiveDate) -> Option<&
 /// How each week of a run of consecutive planned weeks ending the week before `monday` went
 /// against its step goal, oldest first. A week without a plan ends the run: after a gap the
 /// goal starts again from the resident's recent steps.
-fn previous_outcomes(conn: &mut DbConn, user_id: Id, monday: NaiveDate) -> QueryResult<Vec<WeekOutcome>> {
+fn previous_outcomes(conn: &mut DbConn, user_id: UserId, monday: NaiveDate) -> QueryResult<Vec<WeekOutcome>> {
     let earlier = plans(
         conn,
         user_id,
@@ -260,7 +264,7 @@ pub fn this_week(conn: &mut DbConn, subject: &Subject) -> QueryResult<WeekPlan> 
 /// measurements are written.
 pub fn goals_met(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     mondays: &[NaiveDate],
 ) -> QueryResult<BTreeMap<NaiveDate, Vec<&'static str>>> {
     let mut out = BTreeMap::new();
@@ -291,7 +295,7 @@ pub fn goals_met(
 }
 
 /// Deletes `user`'s weekly plans (their erasure).
-pub fn forget(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+pub fn forget(conn: &mut DbConn, user: UserId) -> QueryResult<()> {
     diesel::delete(programme_weeks::table.filter(programme_weeks::user_id.eq(user))).execute(conn)?;
     Ok(())
 }

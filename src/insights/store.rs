@@ -18,7 +18,7 @@ use super::reference::{Metric, TREND};
 use super::trend::{Trend, trend};
 use crate::calendar::{age_on, week_start};
 use crate::db::schema::measurements;
-use crate::db::{DbConn, Id, MultiBackend};
+use crate::db::{DbConn, MultiBackend, UserId};
 use crate::measurements::{Measurement, Period, catalogue, checkup_of, summary};
 
 /// Days of steps and sleep whose daily mean is classified (and starts the step goal).
@@ -97,7 +97,7 @@ impl Viewer<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Subject {
     /// The resident.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Their date of birth, when the viewer may use it (staff are not shown it).
     pub birth_date: Option<NaiveDate>,
     /// Their local today.
@@ -161,7 +161,7 @@ pub fn readable_types(viewer: Viewer<'_>) -> Vec<&'static str> {
 
 /// The resident's measurements of `kind` as the viewer may see them: for health staff, none of a
 /// type their consents do not cover and none before the first day it is shared from.
-fn readable<'a>(subject: Id, kind: &'a str, viewer: Viewer<'_>) -> measurements::BoxedQuery<'a, MultiBackend> {
+fn readable<'a>(subject: UserId, kind: &'a str, viewer: Viewer<'_>) -> measurements::BoxedQuery<'a, MultiBackend> {
     let q = measurements::table
         .filter(measurements::user_id.eq(subject))
         .filter(measurements::kind.eq(kind))
@@ -174,7 +174,7 @@ fn readable<'a>(subject: Id, kind: &'a str, viewer: Viewer<'_>) -> measurements:
 }
 
 /// The newest measurement of `kind` the viewer may see.
-fn latest_of(conn: &mut DbConn, subject: Id, kind: &str, viewer: Viewer<'_>) -> QueryResult<Option<Measurement>> {
+fn latest_of(conn: &mut DbConn, subject: UserId, kind: &str, viewer: Viewer<'_>) -> QueryResult<Option<Measurement>> {
     readable(subject, kind, viewer)
         .select(Measurement::as_select())
         .order((measurements::effective_at.desc(), measurements::id.desc()))
@@ -183,7 +183,7 @@ fn latest_of(conn: &mut DbConn, subject: Id, kind: &str, viewer: Viewer<'_>) -> 
 }
 
 /// The resident's health checkups the viewer may see (a resident has a few a year).
-fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer<'_>) -> QueryResult<Vec<Measurement>> {
+fn checkups(conn: &mut DbConn, subject: UserId, viewer: Viewer<'_>) -> QueryResult<Vec<Measurement>> {
     readable(subject, "health_checkup", viewer)
         .select(Measurement::as_select())
         .order((measurements::effective_at.desc(), measurements::id.desc()))
@@ -196,7 +196,7 @@ fn checkups(conn: &mut DbConn, subject: Id, viewer: Viewer<'_>) -> QueryResult<V
 /// that drew on. (A few a day: read and summed here rather than by source in the database.)
 fn sleep_days(
     conn: &mut DbConn,
-    subject: Id,
+    subject: UserId,
     viewer: Viewer<'_>,
     from: NaiveDate,
     to: NaiveDate,

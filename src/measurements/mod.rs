@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::accounts::tokens::Modality;
 use crate::db::schema::measurements;
 use crate::db::types::{Json, SqlUuid};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, MeasurementId, Ts, UserId};
 pub use validate::{Context, MeasurementInput, ValidMeasurement};
 
 /// Most items in one batch upload.
@@ -27,9 +27,9 @@ pub const MAX_BATCH: usize = 1000;
 #[diesel(table_name = measurements)]
 pub struct Measurement {
     /// Id (UUIDv7).
-    pub id: Id,
+    pub id: MeasurementId,
     /// Owner.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Type name.
     pub kind: String,
     /// When it was measured.
@@ -100,8 +100,8 @@ pub fn checkup_of(values: &Map<String, Value>) -> (Option<&str>, Option<NaiveDat
 #[diesel(table_name = measurements)]
 #[diesel(treat_none_as_default_value = false)]
 struct NewMeasurement {
-    id: Id,
-    user_id: Id,
+    id: MeasurementId,
+    user_id: UserId,
     kind: String,
     effective_at: Ts,
     local_date: NaiveDate,
@@ -187,7 +187,7 @@ enum Slot {
 /// transaction, which sees the winner's row and answers `Duplicate`.
 pub fn ingest(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     modality: Modality,
     items: &[ValidMeasurement],
 ) -> QueryResult<Vec<Outcome>> {
@@ -299,7 +299,7 @@ pub fn ingest(
             }
         }
         let new = NewMeasurement {
-            id: Id::new(),
+            id: MeasurementId::new(),
             user_id,
             kind: item.def.name.to_owned(),
             effective_at: item.effective_at,
@@ -378,12 +378,12 @@ pub struct ListFilter {
 }
 
 /// A position in the newest-first list: the last row of the previous page.
-pub type ListCursor = (Ts, Id);
+pub type ListCursor = (Ts, MeasurementId);
 
 /// A page of the resident's measurements, newest first (by `effective_at`, then id), after `cursor`.
 pub fn list(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     filter: &ListFilter,
     cursor: Option<ListCursor>,
     limit: i64,
@@ -414,7 +414,7 @@ pub fn list(
 }
 
 /// One of the resident's measurements.
-pub fn find(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Measurement> {
+pub fn find(conn: &mut DbConn, user_id: UserId, id: MeasurementId) -> QueryResult<Measurement> {
     measurements::table
         .filter(measurements::id.eq(id))
         .filter(measurements::user_id.eq(user_id))
@@ -423,7 +423,7 @@ pub fn find(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Measurement> 
 }
 
 /// Those of `ids` that are the resident's measurements.
-pub fn find_many(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<Vec<Measurement>> {
+pub fn find_many(conn: &mut DbConn, user_id: UserId, ids: &[MeasurementId]) -> QueryResult<Vec<Measurement>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -435,7 +435,7 @@ pub fn find_many(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<Vec<
 }
 
 /// Deletes one of the resident's measurements; the deleted row, if there was one.
-pub fn delete(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Option<Measurement>> {
+pub fn delete(conn: &mut DbConn, user_id: UserId, id: MeasurementId) -> QueryResult<Option<Measurement>> {
     let q = diesel::delete(
         measurements::table
             .filter(measurements::id.eq(id))
@@ -445,7 +445,7 @@ pub fn delete(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<Option<Meas
 }
 
 /// The newest measurement of each type the resident has.
-pub fn latest(conn: &mut DbConn, user_id: Id) -> QueryResult<Vec<Measurement>> {
+pub fn latest(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<Measurement>> {
     diesel::sql_query(
         "SELECT id, user_id, kind, effective_at, local_date, daily_key, fields, source, client_ref, modality, \
          note, created_at, updated_at FROM (\
@@ -495,7 +495,7 @@ pub struct SummaryRow {
 /// days from `from` to `to` (inclusive), computed in the database.
 pub fn summary(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     def: &catalogue::TypeDef,
     period: Period,
     from: NaiveDate,
@@ -557,7 +557,7 @@ pub fn summary(
 #[derive(Debug, Clone)]
 pub struct Uploader {
     /// The resident.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// How the data was obtained.
     pub modality: Modality,
     /// Source used when an item names none.
@@ -583,7 +583,7 @@ pub enum ItemResult {
 }
 
 /// Deletes every measurement of `user` (their erasure; the rollups go first, with the aggregates).
-pub fn forget(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+pub fn forget(conn: &mut DbConn, user: UserId) -> QueryResult<()> {
     diesel::delete(measurements::table.filter(measurements::user_id.eq(user))).execute(conn)?;
     Ok(())
 }

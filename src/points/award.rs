@@ -21,7 +21,7 @@ use super::rules::{Rule, RuleKind};
 use super::timing::{self, Timing};
 use crate::accounts::tokens::Modality;
 use crate::db::schema::measurements;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, Ts, UserId};
 use crate::measurements::Measurement;
 
 /// The resident as an award sees them, from the account row the request read already: reading it
@@ -29,7 +29,7 @@ use crate::measurements::Measurement;
 #[derive(Debug, Clone, Copy)]
 pub struct Earner {
     /// The resident.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// For age-ranged programmes and rules.
     pub birth_date: Option<NaiveDate>,
     /// Defines the resident's day, and so which day a rule took effect.
@@ -42,7 +42,7 @@ pub struct Earner {
 /// what every award starts from.
 struct Setting {
     programmes: Vec<Programme>,
-    orgs: Vec<Id>,
+    orgs: Vec<OrgId>,
     rules: Vec<Rule>,
     timing: Timing,
 }
@@ -113,7 +113,7 @@ impl Setting {
 /// looks at (a heart rate), so they cost no round trip here.
 fn lock_for_history(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     facts: &[Fact<'_>],
     admitted: &[Vec<&Rule>],
 ) -> QueryResult<Vec<String>> {
@@ -204,7 +204,12 @@ pub fn award_week_goals(
 /// The days streak rules need to see: for each (type, sensed only) the resident's logged local
 /// days over the periods the facts fall in; and the goals met in the weeks of the facts, for
 /// programme goal rules. No query at all without such rules.
-fn logged_days(conn: &mut DbConn, user_id: Id, facts: &[Fact<'_>], admitted: &[Vec<&Rule>]) -> QueryResult<History> {
+fn logged_days(
+    conn: &mut DbConn,
+    user_id: UserId,
+    facts: &[Fact<'_>],
+    admitted: &[Vec<&Rule>],
+) -> QueryResult<History> {
     let mut spans: HashMap<(String, bool), (NaiveDate, NaiveDate)> = HashMap::new();
     for (fact, rules) in facts.iter().zip(admitted) {
         for (kind, sensed_only, from, to) in rules.iter().filter_map(|r| evaluation::history_needed(r, fact)) {

@@ -5,11 +5,11 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{lottery_entries, lottery_winners, points_balances, points_ledger};
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, UserId};
 
 /// Forgets `user` in the points tables: wins and entries first (an entry names the ledger row
 /// that paid for it), then the ledger and balances.
-pub fn forget(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+pub fn forget(conn: &mut DbConn, user: UserId) -> QueryResult<()> {
     // Writers of the ledger lock the balance rows first; taking them here too makes an award or
     // check-in racing the erasure finish before it (its entry is then deleted with the rest) or
     // wait and find no balance row.

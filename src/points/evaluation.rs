@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::rules::{Rule, RuleKind, Tier, age_in_range};
 use crate::calendar::week_start;
-use crate::db::Id;
+use crate::db::{MeasurementId, RuleId};
 use crate::insights::programme::GOAL_TYPES;
 use crate::measurements::checkup_of;
 
@@ -18,7 +18,7 @@ use crate::measurements::checkup_of;
 #[derive(Debug, Clone)]
 pub struct Fact<'a> {
     /// The measurement's id, which the awards it earns name.
-    pub id: Id,
+    pub id: MeasurementId,
     /// Its type's catalogue name, e.g. `steps`.
     pub kind: &'a str,
     /// The resident's local day it counts for.
@@ -125,7 +125,7 @@ pub enum Claim {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     /// The rule that would pay it.
-    pub rule_id: Id,
+    pub rule_id: RuleId,
     /// The rule's programme, whose balance and daily cap it counts against.
     pub programme_id: String,
     /// The ledger entry's title: the rule's, with the goal or campaign named.
@@ -135,13 +135,13 @@ pub struct Candidate {
     /// The day the award counts for.
     pub local_date: NaiveDate,
     /// The measurement that earned it (none for goals paid when the week's plan is read).
-    pub measurement_id: Option<Id>,
+    pub measurement_id: Option<MeasurementId>,
     /// How it is keyed, so that it is paid at most once.
     pub claim: Claim,
 }
 
 /// The day key of a tiered award whose first tier is crossed at `min_steps`.
-pub fn tier_key(rule_id: Id, min_steps: i64) -> String {
+pub fn tier_key(rule_id: RuleId, min_steps: i64) -> String {
     format!("{rule_id}:steps{min_steps}")
 }
 
@@ -301,7 +301,7 @@ pub fn goal_candidates(
     monday: NaiveDate,
     met: &[&str],
     on: NaiveDate,
-    measurement_id: Option<Id>,
+    measurement_id: Option<MeasurementId>,
 ) -> Vec<Candidate> {
     let RuleKind::ProgrammeGoal { points } = rule.kind else {
         return Vec::new();
@@ -334,12 +334,12 @@ pub(super) mod fixtures {
     use serde_json::Value;
 
     use super::Fact;
-    use crate::db::Id;
+    use crate::db::MeasurementId;
 
     /// A measurement of `kind` with `values`, self-reported on 2026-11-24 by a 46-year-old.
     pub fn fact<'a>(kind: &'a str, values: &'a serde_json::Map<String, Value>) -> Fact<'a> {
         Fact {
-            id: Id(uuid::Uuid::nil()),
+            id: MeasurementId(uuid::Uuid::nil()),
             kind,
             local_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             values,
@@ -375,7 +375,7 @@ mod tests {
             [2000, 4000, 6000]
         );
         assert_eq!(
-            tier_key(Id(uuid::Uuid::nil()), 2000),
+            tier_key(RuleId(uuid::Uuid::nil()), 2000),
             format!("{}:steps2000", uuid::Uuid::nil())
         );
         let none = json!({"count": 1999}).as_object().cloned().unwrap();
@@ -532,7 +532,7 @@ mod tests {
                 multiplier: m,
                 rule_ids: vec![uuid::Uuid::nil()],
             });
-            c.id = Id(uuid::Uuid::from_u128(id));
+            c.id = RuleId(uuid::Uuid::from_u128(id));
             c.title = format!("campaign {id}");
             c.active_from = Some(day(from));
             c.active_to = Some(day(to));

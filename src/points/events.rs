@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::ledger::LedgerEntry;
 use super::posting::{append, lock_balances};
 use crate::db::schema::{events, points_ledger};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, EventId, LedgerEntryId, Ts, UserId};
 use crate::error::FieldError;
 
 /// An event.
@@ -16,7 +16,7 @@ use crate::error::FieldError;
 #[diesel(table_name = events)]
 pub struct Event {
     /// Its id (UUIDv7, so pages list events newest first by id); the award key names it.
-    pub id: Id,
+    pub id: EventId,
     /// Programme that pays.
     pub programme_id: String,
     /// Title, also the ledger entry's.
@@ -59,7 +59,7 @@ pub fn create(conn: &mut DbConn, event: &Event) -> QueryResult<()> {
 }
 
 /// One event.
-pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Event>> {
+pub fn find(conn: &mut DbConn, id: EventId) -> QueryResult<Option<Event>> {
     events::table.find(id).select(Event::as_select()).first(conn).optional()
 }
 
@@ -80,7 +80,7 @@ pub fn update(conn: &mut DbConn, event: &Event) -> QueryResult<bool> {
 
 /// Deletes an event: its code stops working; check-ins already paid stay in the ledger (with the
 /// event's title). False if there is no such event.
-pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+pub fn delete(conn: &mut DbConn, id: EventId) -> QueryResult<bool> {
     Ok(diesel::delete(events::table.find(id)).execute(conn)? == 1)
 }
 
@@ -90,7 +90,7 @@ pub fn code_taken(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
 }
 
 /// Events, newest first, before `before`.
-pub fn list(conn: &mut DbConn, before: Option<Id>, limit: i64) -> QueryResult<Vec<Event>> {
+pub fn list(conn: &mut DbConn, before: Option<EventId>, limit: i64) -> QueryResult<Vec<Event>> {
     let mut q = events::table
         .select(Event::as_select())
         .order(events::id.desc())
@@ -132,7 +132,7 @@ fn award_key(event: &Event) -> String {
 /// are not limited by the programme's daily cap: the operator set them for this event, and the cap
 /// is there to bound what devices can earn in a day. The event comes from [`find_by_code`], which
 /// only finds events of the resident's programmes.
-pub fn check_in(conn: &mut DbConn, user_id: Id, event: &Event, local_date: NaiveDate) -> QueryResult<CheckIn> {
+pub fn check_in(conn: &mut DbConn, user_id: UserId, event: &Event, local_date: NaiveDate) -> QueryResult<CheckIn> {
     let now = Ts::now();
     let key = award_key(event);
     let programmes = [event.programme_id.clone()];
@@ -151,7 +151,7 @@ pub fn check_in(conn: &mut DbConn, user_id: Id, event: &Event, local_date: Naive
         return Ok(CheckIn::NotOpen);
     }
     let entry = LedgerEntry {
-        id: Id::new(),
+        id: LedgerEntryId::new(),
         user_id,
         programme_id: event.programme_id.clone(),
         rule_id: None,

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::programmes::{Programme, eligible_programmes};
 use crate::db::schema::{points_balances, points_ledger};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, LedgerEntryId, MeasurementId, RuleId, Ts, UserId};
 
 /// A ledger entry: points earned (an award, a check-in) or spent (lottery tickets).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -17,13 +17,13 @@ use crate::db::{DbConn, Id, Ts};
 #[diesel(treat_none_as_default_value = false)]
 pub struct LedgerEntry {
     /// Entry id (UUIDv7, so ids order entries in time).
-    pub id: Id,
+    pub id: LedgerEntryId,
     /// The resident whose points these are.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// The programme whose balance it moves.
     pub programme_id: String,
     /// The rule that paid it; none for check-ins and spending.
-    pub rule_id: Option<Id>,
+    pub rule_id: Option<RuleId>,
     /// Points added (negative: spent).
     pub delta: i32,
     /// Title shown to the resident.
@@ -32,7 +32,7 @@ pub struct LedgerEntry {
     pub local_date: NaiveDate,
     /// The measurement that earned it; none for goals paid when the week's plan is read, for
     /// check-ins and for spending.
-    pub measurement_id: Option<Id>,
+    pub measurement_id: Option<MeasurementId>,
     /// Idempotency key of an award of a longer period than a day (first ever, checkup year,
     /// streak, event): unique per resident and programme.
     pub award_key: Option<String>,
@@ -46,7 +46,7 @@ pub struct LedgerEntry {
 }
 
 /// The resident's balance in a programme (0 without a balance row).
-pub fn balance(conn: &mut DbConn, user_id: Id, programme_id: &str) -> QueryResult<i32> {
+pub fn balance(conn: &mut DbConn, user_id: UserId, programme_id: &str) -> QueryResult<i32> {
     Ok(points_balances::table
         .filter(points_balances::user_id.eq(user_id))
         .filter(points_balances::programme_id.eq(programme_id))
@@ -70,7 +70,7 @@ pub struct Standing {
 }
 
 /// The resident's standing in every programme they are eligible for.
-pub fn standings(conn: &mut DbConn, user_id: Id, age: Option<i32>, today: NaiveDate) -> QueryResult<Vec<Standing>> {
+pub fn standings(conn: &mut DbConn, user_id: UserId, age: Option<i32>, today: NaiveDate) -> QueryResult<Vec<Standing>> {
     let eligible = eligible_programmes(conn, user_id, age)?;
     let ids: Vec<String> = eligible.iter().map(|p| p.id.clone()).collect();
     let balances: HashMap<String, (i32, i32)> = points_balances::table
@@ -114,9 +114,9 @@ pub fn standings(conn: &mut DbConn, user_id: Id, age: Option<i32>, today: NaiveD
 /// A page of the resident's ledger in one programme, newest first, before `before`.
 pub fn ledger(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     programme_id: &str,
-    before: Option<Id>,
+    before: Option<LedgerEntryId>,
     limit: i64,
 ) -> QueryResult<Vec<LedgerEntry>> {
     let mut q = points_ledger::table

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::{lotteries, lottery_entries, lottery_winners};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, LedgerEntryId, LotteryEntryId, LotteryId, Ts, UserId};
 use crate::error::FieldError;
 
 /// A lottery.
@@ -17,7 +17,7 @@ use crate::error::FieldError;
 #[diesel(treat_none_as_default_value = false)]
 pub struct Lottery {
     /// Its id (UUIDv7, so pages list lotteries newest first by id).
-    pub id: Id,
+    pub id: LotteryId,
     /// Programme whose points buy entries.
     pub programme_id: String,
     /// Name shown to residents; spending entries are titled after it.
@@ -81,17 +81,17 @@ impl Lottery {
 #[diesel(treat_none_as_default_value = false)]
 pub struct Entry {
     /// Its id (UUIDv7, so a lottery's entries order by purchase).
-    pub id: Id,
+    pub id: LotteryEntryId,
     /// The lottery the tickets are for.
-    pub lottery_id: Id,
+    pub lottery_id: LotteryId,
     /// The resident who bought them.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Tickets bought.
     pub tickets: i32,
     /// Points spent.
     pub points_spent: i32,
     /// The ledger entry that spent them.
-    pub ledger_entry_id: Id,
+    pub ledger_entry_id: LedgerEntryId,
     /// The client's reference for retries.
     pub client_ref: Option<String>,
     /// When it was bought.
@@ -132,7 +132,7 @@ pub fn create(conn: &mut DbConn, lottery: &Lottery) -> QueryResult<()> {
 }
 
 /// Whether anyone has bought tickets in the lottery.
-pub fn has_entries(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+pub fn has_entries(conn: &mut DbConn, id: LotteryId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         lottery_entries::table.filter(lottery_entries::lottery_id.eq(id)),
     ))
@@ -156,13 +156,13 @@ pub fn update(conn: &mut DbConn, lottery: &Lottery) -> QueryResult<bool> {
 }
 
 /// Deletes a lottery nobody has entered (the caller checks). False if there is no such lottery.
-pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+pub fn delete(conn: &mut DbConn, id: LotteryId) -> QueryResult<bool> {
     Ok(diesel::delete(lotteries::table.find(id)).execute(conn)? == 1)
 }
 
 /// What stands in the way of changing or deleting a lottery: it must exist, be undrawn and have
 /// no entries (points were spent on them, and cancelling would need refunds). Locks it.
-pub fn editable(conn: &mut DbConn, id: Id) -> QueryResult<Result<Lottery, Blocked>> {
+pub fn editable(conn: &mut DbConn, id: LotteryId) -> QueryResult<Result<Lottery, Blocked>> {
     let Some(lottery) = lock(conn, id)? else {
         return Ok(Err(Blocked::NotFound));
     };
@@ -187,7 +187,7 @@ pub enum Blocked {
 }
 
 /// One lottery.
-pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
+pub fn find(conn: &mut DbConn, id: LotteryId) -> QueryResult<Option<Lottery>> {
     lotteries::table
         .find(id)
         .select(Lottery::as_select())
@@ -196,7 +196,12 @@ pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
 }
 
 /// Lotteries of the given programmes, newest first, before `before`.
-pub fn list(conn: &mut DbConn, programme_ids: &[String], before: Option<Id>, limit: i64) -> QueryResult<Vec<Lottery>> {
+pub fn list(
+    conn: &mut DbConn,
+    programme_ids: &[String],
+    before: Option<LotteryId>,
+    limit: i64,
+) -> QueryResult<Vec<Lottery>> {
     let mut q = lotteries::table
         .filter(lotteries::programme_id.eq_any(programme_ids))
         .select(Lottery::as_select())
@@ -212,7 +217,7 @@ pub fn list(conn: &mut DbConn, programme_ids: &[String], before: Option<Id>, lim
 /// Reads a lottery and locks it for a draw or a change (PostgreSQL `FOR UPDATE`); purchases take
 /// a shared lock ([`lock_in`]), so no ticket can be bought into a lottery while it is being drawn.
 /// On SQLite, write transactions already run one at a time.
-fn lock(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
+fn lock(conn: &mut DbConn, id: LotteryId) -> QueryResult<Option<Lottery>> {
     if let DbConn::Pg(c) = conn {
         return lotteries::table
             .find(id)
@@ -225,7 +230,7 @@ fn lock(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
 }
 
 /// The lottery, if it belongs to one of `programmes` (those the resident may take part in).
-pub fn find_in(conn: &mut DbConn, id: Id, programmes: &[String]) -> QueryResult<Option<Lottery>> {
+pub fn find_in(conn: &mut DbConn, id: LotteryId, programmes: &[String]) -> QueryResult<Option<Lottery>> {
     lotteries::table
         .filter(lotteries::id.eq(id))
         .filter(lotteries::programme_id.eq_any(programmes))
@@ -235,7 +240,7 @@ pub fn find_in(conn: &mut DbConn, id: Id, programmes: &[String]) -> QueryResult<
 }
 
 /// Like [`find_in`], share-locked on PostgreSQL for a purchase (see [`lock`]).
-fn lock_in(conn: &mut DbConn, id: Id, programmes: &[String]) -> QueryResult<Option<Lottery>> {
+fn lock_in(conn: &mut DbConn, id: LotteryId, programmes: &[String]) -> QueryResult<Option<Lottery>> {
     if let DbConn::Pg(c) = conn {
         return lotteries::table
             .filter(lotteries::id.eq(id))
@@ -289,9 +294,9 @@ pub enum Enter {
 /// in) for the resident, spending points in the caller's transaction.
 pub fn enter(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     programmes: &[String],
-    lottery_id: Id,
+    lottery_id: LotteryId,
     tickets: i32,
     client_ref: Option<String>,
     today: NaiveDate,
@@ -331,7 +336,7 @@ pub fn enter(
         return Ok(Enter::Short { price, balance });
     };
     let entry = Entry {
-        id: Id::new(),
+        id: LotteryEntryId::new(),
         lottery_id,
         user_id,
         tickets,
@@ -348,7 +353,7 @@ pub fn enter(
 }
 
 /// Closes a lottery to entries if it is still open; returns it as it now stands.
-pub fn close(conn: &mut DbConn, id: Id) -> QueryResult<Option<Lottery>> {
+pub fn close(conn: &mut DbConn, id: LotteryId) -> QueryResult<Option<Lottery>> {
     diesel::update(
         lotteries::table
             .filter(lotteries::id.eq(id))
@@ -367,7 +372,7 @@ pub enum Draw {
         /// The seed used.
         seed: String,
         /// Winners in the order drawn.
-        winners: Vec<Id>,
+        winners: Vec<UserId>,
     },
     /// It had been drawn before; draws are never repeated.
     AlreadyDrawn,
@@ -376,7 +381,7 @@ pub enum Draw {
 }
 
 /// Closes the lottery if still open and draws its winners with `seed`, recording both.
-pub fn draw(conn: &mut DbConn, id: Id, seed: String) -> QueryResult<Draw> {
+pub fn draw(conn: &mut DbConn, id: LotteryId, seed: String) -> QueryResult<Draw> {
     let Some(lottery) = lock(conn, id)? else {
         return Ok(Draw::NotFound);
     };
@@ -388,7 +393,7 @@ pub fn draw(conn: &mut DbConn, id: Id, seed: String) -> QueryResult<Draw> {
     let rows: Vec<_> = winners
         .iter()
         .zip(1..)
-        .map(|(user, rank): (&Id, i32)| {
+        .map(|(user, rank): (&UserId, i32)| {
             (
                 lottery_winners::lottery_id.eq(id),
                 lottery_winners::rank.eq(rank),
@@ -411,20 +416,20 @@ pub fn draw(conn: &mut DbConn, id: Id, seed: String) -> QueryResult<Draw> {
 }
 
 /// Every entrant of a lottery with their tickets, in ascending id order: the input of the draw.
-pub fn tickets_by_resident(conn: &mut DbConn, id: Id) -> QueryResult<Vec<(Id, u64)>> {
-    let rows: Vec<(Id, i32)> = lottery_entries::table
+pub fn tickets_by_resident(conn: &mut DbConn, id: LotteryId) -> QueryResult<Vec<(UserId, u64)>> {
+    let rows: Vec<(UserId, i32)> = lottery_entries::table
         .filter(lottery_entries::lottery_id.eq(id))
         .select((lottery_entries::user_id, lottery_entries::tickets))
         .load(conn)?;
-    let mut pool: BTreeMap<uuid::Uuid, u64> = BTreeMap::new();
+    let mut pool: BTreeMap<UserId, u64> = BTreeMap::new();
     for (user, tickets) in rows {
-        *pool.entry(user.0).or_default() += u64::try_from(tickets).unwrap_or(0);
+        *pool.entry(user).or_default() += u64::try_from(tickets).unwrap_or(0);
     }
-    Ok(pool.into_iter().map(|(u, t)| (Id(u), t)).collect())
+    Ok(pool.into_iter().collect())
 }
 
 /// The winners of a drawn lottery, in the order drawn.
-pub fn winners(conn: &mut DbConn, id: Id) -> QueryResult<Vec<Id>> {
+pub fn winners(conn: &mut DbConn, id: LotteryId) -> QueryResult<Vec<UserId>> {
     lottery_winners::table
         .filter(lottery_winners::lottery_id.eq(id))
         .order(lottery_winners::rank.asc())
@@ -433,13 +438,17 @@ pub fn winners(conn: &mut DbConn, id: Id) -> QueryResult<Vec<Id>> {
 }
 
 /// The resident's part in some lotteries: tickets held and the lotteries they won.
-pub fn my_part(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<(HashMap<Id, i64>, HashSet<Id>)> {
-    let mut tickets: HashMap<Id, i64> = HashMap::new();
+pub fn my_part(
+    conn: &mut DbConn,
+    user_id: UserId,
+    ids: &[LotteryId],
+) -> QueryResult<(HashMap<LotteryId, i64>, HashSet<LotteryId>)> {
+    let mut tickets: HashMap<LotteryId, i64> = HashMap::new();
     for (lottery, n) in lottery_entries::table
         .filter(lottery_entries::user_id.eq(user_id))
         .filter(lottery_entries::lottery_id.eq_any(ids))
         .select((lottery_entries::lottery_id, lottery_entries::tickets))
-        .load::<(Id, i32)>(conn)?
+        .load::<(LotteryId, i32)>(conn)?
     {
         *tickets.entry(lottery).or_default() += i64::from(n);
     }
@@ -447,7 +456,7 @@ pub fn my_part(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<(HashM
         .filter(lottery_winners::user_id.eq(user_id))
         .filter(lottery_winners::lottery_id.eq_any(ids))
         .select(lottery_winners::lottery_id)
-        .load::<Id>(conn)?
+        .load::<LotteryId>(conn)?
         .into_iter()
         .collect();
     Ok((tickets, won))
@@ -456,8 +465,8 @@ pub fn my_part(conn: &mut DbConn, user_id: Id, ids: &[Id]) -> QueryResult<(HashM
 /// The resident's entries, newest first, before `before`, with their lotteries.
 pub fn entries_of(
     conn: &mut DbConn,
-    user_id: Id,
-    before: Option<Id>,
+    user_id: UserId,
+    before: Option<LotteryEntryId>,
     limit: i64,
 ) -> QueryResult<Vec<(Entry, Lottery)>> {
     let mut q = lottery_entries::table
@@ -495,8 +504,8 @@ fn stream(seed: &str, k: u64) -> u64 {
 /// tickets, without replacement. Deterministic: the same seed and pool give the same winners, and
 /// anyone can replay it — numbers come from SHA-256(seed ‖ counter), rejection-sampled so each
 /// ticket is exactly equally likely; `pool` must be in ascending resident order.
-pub fn pick_winners(seed: &str, pool: &[(Id, u64)], n: usize) -> Vec<Id> {
-    let mut remaining: Vec<(Id, u64)> = pool.iter().copied().filter(|(_, t)| *t > 0).collect();
+pub fn pick_winners(seed: &str, pool: &[(UserId, u64)], n: usize) -> Vec<UserId> {
+    let mut remaining: Vec<(UserId, u64)> = pool.iter().copied().filter(|(_, t)| *t > 0).collect();
     let mut winners = Vec::new();
     let mut counter = 0u64;
     while winners.len() < n && !remaining.is_empty() {
@@ -526,9 +535,9 @@ pub fn pick_winners(seed: &str, pool: &[(Id, u64)], n: usize) -> Vec<Id> {
 mod tests {
     use super::*;
 
-    fn pool(n: u128) -> Vec<(Id, u64)> {
+    fn pool(n: u128) -> Vec<(UserId, u64)> {
         (1..=n)
-            .map(|i| (Id(uuid::Uuid::from_u128(i)), 1 + (i as u64 % 3)))
+            .map(|i| (UserId(uuid::Uuid::from_u128(i)), 1 + (i as u64 % 3)))
             .collect()
     }
 
@@ -549,13 +558,16 @@ mod tests {
         w.sort();
         assert_eq!(w, p.iter().map(|(u, _)| *u).collect::<Vec<_>>());
         assert!(pick_winners("s", &[], 3).is_empty());
-        assert!(pick_winners("s", &[(Id(uuid::Uuid::nil()), 0)], 3).is_empty());
+        assert!(pick_winners("s", &[(UserId(uuid::Uuid::nil()), 0)], 3).is_empty());
     }
 
     #[test]
     fn tickets_weight_the_odds() {
         // One resident with 9 tickets against one with 1: over many seeds, the first wins about 90%.
-        let p = vec![(Id(uuid::Uuid::from_u128(1)), 9), (Id(uuid::Uuid::from_u128(2)), 1)];
+        let p = vec![
+            (UserId(uuid::Uuid::from_u128(1)), 9),
+            (UserId(uuid::Uuid::from_u128(2)), 1),
+        ];
         let wins = (0..2000)
             .filter(|s| pick_winners(&s.to_string(), &p, 1)[0] == p[0].0)
             .count();

@@ -14,7 +14,7 @@ use super::posting::{append, lock_balances};
 use super::programmes::Programme;
 use super::rules::Tier;
 use crate::db::schema::points_ledger;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, LedgerEntryId, RuleId, Ts, UserId};
 
 /// What the award path reads of a resident's entries on the days it pays for.
 #[derive(Queryable, Selectable)]
@@ -23,7 +23,7 @@ struct DayRow {
     programme_id: String,
     local_date: NaiveDate,
     delta: i32,
-    rule_id: Option<Id>,
+    rule_id: Option<RuleId>,
     day_key: Option<String>,
     award_upto: Option<i32>,
 }
@@ -32,7 +32,7 @@ struct DayRow {
 /// whose balance rows this transaction holds already.
 pub(super) fn pay(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     by_id: &HashMap<&str, &Programme>,
     cands: Vec<Candidate>,
     locked: &[String],
@@ -68,7 +68,7 @@ fn programmes_of(cands: &[Candidate]) -> Vec<String> {
 
 /// Locks the balance rows of the `involved` programmes that are not `locked` already, so that the
 /// ledger read next cannot change before the awards are written.
-fn lock_the_rest(conn: &mut DbConn, user_id: Id, involved: &[String], locked: &[String]) -> QueryResult<()> {
+fn lock_the_rest(conn: &mut DbConn, user_id: UserId, involved: &[String], locked: &[String]) -> QueryResult<()> {
     let to_lock: Vec<String> = involved.iter().filter(|p| !locked.contains(p)).cloned().collect();
     if !to_lock.is_empty() {
         lock_balances(conn, user_id, &to_lock)?;
@@ -105,7 +105,7 @@ struct Paid {
     /// Day keys taken per programme and local day.
     day_taken: HashSet<(String, NaiveDate, String)>,
     /// The highest step threshold paid per tiered rule and local day.
-    tiers_paid: HashMap<(Id, NaiveDate), i64>,
+    tiers_paid: HashMap<(RuleId, NaiveDate), i64>,
     /// Period keys taken per programme.
     period_taken: HashSet<(String, String)>,
 }
@@ -121,9 +121,9 @@ struct Award {
 
 impl Award {
     /// The ledger entry that pays `c` this way.
-    fn into_entry(self, c: Candidate, user_id: Id, now: Ts) -> LedgerEntry {
+    fn into_entry(self, c: Candidate, user_id: UserId, now: Ts) -> LedgerEntry {
         LedgerEntry {
-            id: Id::new(),
+            id: LedgerEntryId::new(),
             user_id,
             programme_id: c.programme_id,
             rule_id: Some(c.rule_id),
@@ -143,7 +143,7 @@ impl Paid {
     /// One read of the resident's entries on the candidates' days serves the daily caps, every day
     /// key (step tiers, daily logging) and how far each day's tiers are paid; only keys of longer
     /// periods (first, year, streak) are looked up by key, and they are few.
-    fn read(conn: &mut DbConn, user_id: Id, involved: &[String], cands: &[Candidate]) -> QueryResult<Paid> {
+    fn read(conn: &mut DbConn, user_id: UserId, involved: &[String], cands: &[Candidate]) -> QueryResult<Paid> {
         let mut paid = Paid::default();
         for r in day_rows(conn, user_id, involved, cands)? {
             paid.count(r);
@@ -247,7 +247,7 @@ impl Paid {
 }
 
 /// The resident's entries in the `involved` programmes on the candidates' days.
-fn day_rows(conn: &mut DbConn, user_id: Id, involved: &[String], cands: &[Candidate]) -> QueryResult<Vec<DayRow>> {
+fn day_rows(conn: &mut DbConn, user_id: UserId, involved: &[String], cands: &[Candidate]) -> QueryResult<Vec<DayRow>> {
     let mut dates: Vec<NaiveDate> = cands.iter().map(|c| c.local_date).collect();
     dates.sort();
     dates.dedup();
@@ -273,7 +273,7 @@ fn day_rows(conn: &mut DbConn, user_id: Id, involved: &[String], cands: &[Candid
 /// The (programme, key) pairs of the candidates' period keys that are in the ledger already.
 fn period_keys_taken(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     involved: &[String],
     cands: &[Candidate],
 ) -> QueryResult<HashSet<(String, String)>> {
@@ -314,7 +314,7 @@ mod tests {
 
     fn candidate(rule: u128, claim: Claim, points: i32) -> Candidate {
         Candidate {
-            rule_id: Id(uuid::Uuid::from_u128(rule)),
+            rule_id: RuleId(uuid::Uuid::from_u128(rule)),
             programme_id: "osaka".into(),
             title: "t".into(),
             points,
@@ -361,8 +361,8 @@ mod tests {
             programme_id: "osaka".into(),
             local_date: day(24),
             delta: 6,
-            rule_id: Some(Id(uuid::Uuid::from_u128(1))),
-            day_key: Some(tier_key(Id(uuid::Uuid::from_u128(1)), 2000)),
+            rule_id: Some(RuleId(uuid::Uuid::from_u128(1))),
+            day_key: Some(tier_key(RuleId(uuid::Uuid::from_u128(1)), 2000)),
             award_upto: Some(2000),
         });
         let steps = Claim::Tiers(tiers(&[(2000, 6), (4000, 3), (6000, 3)]));
@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(
             award,
             Award {
-                day_key: Some(tier_key(Id(uuid::Uuid::from_u128(1)), 4000)),
+                day_key: Some(tier_key(RuleId(uuid::Uuid::from_u128(1)), 4000)),
                 award_key: None,
                 award_upto: Some(6000),
                 points: 4,

@@ -9,13 +9,13 @@ use diesel::prelude::*;
 use super::bulk::LedgerUnnest;
 use super::ledger::LedgerEntry;
 use crate::db::schema::{points_balances, points_ledger};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, LedgerEntryId, Ts, UserId};
 
 /// Makes sure the resident has a balance row in each programme and locks them (PostgreSQL), so
 /// that one resident's concurrent awards and spends in a programme take turns. On PostgreSQL the
 /// rows are locked first and only the missing ones inserted (then locked): once a resident has
 /// earned in a programme, this is one statement. SQLite's write transaction is the lock.
-pub(crate) fn lock_balances(conn: &mut DbConn, user_id: Id, programme_ids: &[String]) -> QueryResult<()> {
+pub(crate) fn lock_balances(conn: &mut DbConn, user_id: UserId, programme_ids: &[String]) -> QueryResult<()> {
     match conn {
         DbConn::Pg(c) => {
             let locked = lock_existing(c, user_id, programme_ids)?;
@@ -48,7 +48,7 @@ pub(crate) fn lock_balances(conn: &mut DbConn, user_id: Id, programme_ids: &[Str
 }
 
 /// Locks the resident's balance rows of these programmes that exist; returns their programmes.
-fn lock_existing(c: &mut diesel::PgConnection, user_id: Id, programme_ids: &[String]) -> QueryResult<Vec<String>> {
+fn lock_existing(c: &mut diesel::PgConnection, user_id: UserId, programme_ids: &[String]) -> QueryResult<Vec<String>> {
     points_balances::table
         .filter(points_balances::user_id.eq(user_id))
         .filter(points_balances::programme_id.eq_any(programme_ids))
@@ -59,7 +59,7 @@ fn lock_existing(c: &mut diesel::PgConnection, user_id: Id, programme_ids: &[Str
 
 /// Inserts zero balances for these programmes unless they exist, as one statement whatever their
 /// number (prepared once per connection).
-fn create_balances(c: &mut diesel::PgConnection, user_id: Id, programme_ids: &[String]) -> QueryResult<usize> {
+fn create_balances(c: &mut diesel::PgConnection, user_id: UserId, programme_ids: &[String]) -> QueryResult<usize> {
     use diesel::sql_types::{Array, Text, Uuid};
     diesel::sql_query(
         "INSERT INTO points_balances (user_id, programme_id, balance, lifetime_earned) \
@@ -71,7 +71,7 @@ fn create_balances(c: &mut diesel::PgConnection, user_id: Id, programme_ids: &[S
 }
 
 /// Appends ledger entries and moves the balances with them.
-pub(crate) fn append(conn: &mut DbConn, user_id: Id, entries: &[LedgerEntry]) -> QueryResult<()> {
+pub(crate) fn append(conn: &mut DbConn, user_id: UserId, entries: &[LedgerEntry]) -> QueryResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -105,7 +105,7 @@ pub(crate) fn append(conn: &mut DbConn, user_id: Id, entries: &[LedgerEntry]) ->
 /// matching ledger entry is written in the caller's transaction. `None` when the balance is short.
 pub fn spend(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     programme_id: &str,
     points: i32,
     title: String,
@@ -123,7 +123,7 @@ pub fn spend(
         return Ok(None);
     }
     let entry = LedgerEntry {
-        id: Id::new(),
+        id: LedgerEntryId::new(),
         user_id,
         programme_id: programme_id.to_owned(),
         rule_id: None,

@@ -13,7 +13,7 @@ use diesel::sql_types::Text;
 use super::rules::{age_in_range, check_age_range};
 use crate::calendar::age_on;
 use crate::db::schema::programmes;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, Ts, UserId};
 use crate::error::FieldError;
 
 /// Who may earn in a programme (besides its age range). Stored and sent as `everyone` or
@@ -90,14 +90,14 @@ pub struct Programme {
     /// When it was created.
     pub created_at: Ts,
     /// The sponsoring organisation, whose current members are eligible (`organization_members`).
-    pub organization_id: Option<Id>,
+    pub organization_id: Option<OrgId>,
     /// A measurement earns only for local days at most this many days before the upload's day.
     pub award_window_days: i32,
 }
 
 impl Programme {
     /// Whether a resident of this age, currently a member of `orgs`, may earn in the programme.
-    pub fn admits(&self, age: Option<i32>, orgs: &[Id]) -> bool {
+    pub fn admits(&self, age: Option<i32>, orgs: &[OrgId]) -> bool {
         let member = match self.eligibility {
             Eligibility::Everyone => true,
             Eligibility::OrganizationMembers => self.organization_id.is_some_and(|o| orgs.contains(&o)),
@@ -112,7 +112,7 @@ impl Programme {
 
 /// The organisations the resident is a member of now, read only when some programme is limited
 /// to members (so uploads pay nothing for it otherwise).
-pub(super) fn member_orgs(conn: &mut DbConn, user_id: Id, all: &[Programme]) -> QueryResult<Vec<Id>> {
+pub(super) fn member_orgs(conn: &mut DbConn, user_id: UserId, all: &[Programme]) -> QueryResult<Vec<OrgId>> {
     if all.iter().any(Programme::needs_membership) {
         crate::sharing::memberships::current_org_ids(conn, user_id)
     } else {
@@ -149,7 +149,7 @@ pub fn programme_ids(conn: &mut DbConn) -> QueryResult<Vec<String>> {
 }
 
 /// The programmes the resident (of this age today) may earn in.
-pub fn eligible_programmes(conn: &mut DbConn, user_id: Id, age: Option<i32>) -> QueryResult<Vec<Programme>> {
+pub fn eligible_programmes(conn: &mut DbConn, user_id: UserId, age: Option<i32>) -> QueryResult<Vec<Programme>> {
     let all = programmes(conn)?;
     let orgs = member_orgs(conn, user_id, &all)?;
     Ok(all.into_iter().filter(|p| p.admits(age, &orgs)).collect())
@@ -157,7 +157,7 @@ pub fn eligible_programmes(conn: &mut DbConn, user_id: Id, age: Option<i32>) -> 
 
 /// The ids of the programmes the resident may earn in: what store reads of a programme's
 /// lotteries, events and rules are limited to.
-pub fn eligible_programme_ids(conn: &mut DbConn, user_id: Id, age: Option<i32>) -> QueryResult<Vec<String>> {
+pub fn eligible_programme_ids(conn: &mut DbConn, user_id: UserId, age: Option<i32>) -> QueryResult<Vec<String>> {
     Ok(eligible_programmes(conn, user_id, age)?
         .into_iter()
         .map(|p| p.id)
@@ -246,7 +246,7 @@ pub fn update_programme(conn: &mut DbConn, programme: &Programme) -> QueryResult
 mod tests {
     use super::*;
 
-    fn programme(eligibility: Eligibility, organization_id: Option<Id>) -> Programme {
+    fn programme(eligibility: Eligibility, organization_id: Option<OrgId>) -> Programme {
         Programme {
             id: "osaka".into(),
             title: "Osaka".into(),
@@ -274,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_programme_admits_by_membership_and_age() {
-        let acme = Id(uuid::Uuid::from_u128(1));
+        let acme = OrgId(uuid::Uuid::from_u128(1));
         let open = programme(Eligibility::Everyone, None);
         assert!(open.admits(Some(40), &[]));
         assert!(!open.admits(Some(39), &[]), "too young");
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn eligibility_and_its_organisation_are_checked_together() {
-        let acme = Some(Id(uuid::Uuid::from_u128(1)));
+        let acme = Some(OrgId(uuid::Uuid::from_u128(1)));
         let fields = |p: &Programme, written| {
             validate_programme(p, written)
                 .into_iter()

@@ -8,13 +8,13 @@ use diesel::prelude::*;
 use super::rules::{Rule, RuleKind};
 use crate::db::schema::reward_rules;
 use crate::db::types::Json;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, RuleId, Ts};
 
 /// A `reward_rules` row as stored: its kind still split into name and params.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = reward_rules)]
 struct RuleRow {
-    id: Id,
+    id: RuleId,
     programme_id: String,
     kind: String,
     title: String,
@@ -137,7 +137,7 @@ pub fn replace_rule(conn: &mut DbConn, rule: &Rule) -> QueryResult<Replaced> {
 }
 
 /// Retires a rule (it stops paying; its ledger entries stay). False if there is none in force.
-pub fn retire_rule(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
+pub fn retire_rule(conn: &mut DbConn, id: RuleId) -> QueryResult<bool> {
     let n = diesel::update(
         reward_rules::table
             .filter(reward_rules::id.eq(id))
@@ -149,7 +149,7 @@ pub fn retire_rule(conn: &mut DbConn, id: Id) -> QueryResult<bool> {
 }
 
 /// One rule in force, by id.
-pub fn find_rule(conn: &mut DbConn, id: Id) -> QueryResult<Option<Rule>> {
+pub fn find_rule(conn: &mut DbConn, id: RuleId) -> QueryResult<Option<Rule>> {
     let programme: Option<String> = reward_rules::table
         .filter(reward_rules::id.eq(id))
         .filter(reward_rules::retired_at.is_null())

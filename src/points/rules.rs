@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::db::{Id, Ts};
+use crate::db::{RuleId, Ts};
 use crate::error::FieldError;
 use crate::measurements::catalogue;
 
@@ -114,7 +114,7 @@ impl RuleKind {
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// Its id: the ledger entries it pays name it, and its award keys start with it.
-    pub id: Id,
+    pub id: RuleId,
     /// The programme it pays in (fixed for the rule's life: awards are unique per programme).
     pub programme_id: String,
     /// Title shown on ledger entries.
@@ -325,7 +325,7 @@ pub(super) mod fixtures {
     use chrono::NaiveDate;
 
     use super::{Rule, RuleKind, Tier};
-    use crate::db::{Id, Ts};
+    use crate::db::{RuleId, Ts};
 
     /// A day written `YYYY-MM-DD`.
     pub fn day(s: &str) -> NaiveDate {
@@ -335,7 +335,7 @@ pub(super) mod fixtures {
     /// A rule of `kind` in `osaka` with the nil id, in force for everyone since 1970.
     pub fn rule(kind: RuleKind) -> Rule {
         Rule {
-            id: Id(uuid::Uuid::nil()),
+            id: RuleId(uuid::Uuid::nil()),
             programme_id: "osaka".into(),
             title: "t".into(),
             kind,
@@ -437,13 +437,13 @@ mod tests {
     fn a_campaign_needs_a_window_and_rules_in_force_of_its_programme() {
         let steps = rule(tiers());
         let mut other = rule(tiers());
-        other.id = Id(uuid::Uuid::from_u128(9));
+        other.id = RuleId(uuid::Uuid::from_u128(9));
         other.programme_id = "kobe".into();
         let mut c = rule(RuleKind::CampaignMultiplier {
             multiplier: 1.0,
             rule_ids: vec![uuid::Uuid::nil(), uuid::Uuid::from_u128(9), uuid::Uuid::from_u128(10)],
         });
-        c.id = Id(uuid::Uuid::from_u128(11));
+        c.id = RuleId(uuid::Uuid::from_u128(11));
         let fields = validate_rule(&c, &["osaka".into()], &[steps, other])
             .into_iter()
             .map(|e| e.field)

@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{organizations, privacy_budget_years};
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, OrgId};
 
 /// Sums of decimal fractions are not exact in binary: a budget of 1 must admit ten releases of
 /// 0.1, so a charge may exceed the budget by this much.
@@ -15,7 +15,7 @@ const SLACK: f64 = 1e-9;
 
 /// Takes the lock on the organisation's budget for `year` until the caller's transaction ends
 /// (creating the year's row on first use). SQLite's `BEGIN IMMEDIATE` already serialises writers.
-pub fn lock(conn: &mut DbConn, org: Id, year: i32) -> QueryResult<()> {
+pub fn lock(conn: &mut DbConn, org: OrgId, year: i32) -> QueryResult<()> {
     crate::on_backend!(conn, c => diesel::insert_into(privacy_budget_years::table)
         .values((
             privacy_budget_years::organization_id.eq(org),
@@ -35,7 +35,7 @@ pub fn lock(conn: &mut DbConn, org: Id, year: i32) -> QueryResult<()> {
 }
 
 /// Epsilon spent in `year`.
-pub fn spent(conn: &mut DbConn, org: Id, year: i32) -> QueryResult<f64> {
+pub fn spent(conn: &mut DbConn, org: OrgId, year: i32) -> QueryResult<f64> {
     Ok(privacy_budget_years::table
         .find((org, year))
         .select(privacy_budget_years::spent)
@@ -46,7 +46,7 @@ pub fn spent(conn: &mut DbConn, org: Id, year: i32) -> QueryResult<f64> {
 
 /// What is left of the year's budget under the organisation's current policy (never negative:
 /// an operator may lower a budget below what was spent).
-pub fn remaining(conn: &mut DbConn, org: Id, year: i32) -> QueryResult<f64> {
+pub fn remaining(conn: &mut DbConn, org: OrgId, year: i32) -> QueryResult<f64> {
     let budget: f64 = organizations::table
         .find(org)
         .select(organizations::privacy_budget)
@@ -56,7 +56,7 @@ pub fn remaining(conn: &mut DbConn, org: Id, year: i32) -> QueryResult<f64> {
 
 /// Charges `epsilon` to the year's budget, under the lock [`lock`] took; false (nothing charged)
 /// when what is left cannot cover it.
-pub fn charge(conn: &mut DbConn, org: Id, year: i32, epsilon: f64) -> QueryResult<bool> {
+pub fn charge(conn: &mut DbConn, org: OrgId, year: i32, epsilon: f64) -> QueryResult<bool> {
     if remaining(conn, org, year)? + SLACK < epsilon {
         return Ok(false);
     }

@@ -15,17 +15,17 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text};
 
 use crate::db::types::{SqlTs, SqlUuid};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, ReleaseId, Ts, UserId};
 
 /// One release that included the resident.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Entry {
     /// The release.
     #[diesel(sql_type = SqlUuid)]
-    pub id: Id,
+    pub id: ReleaseId,
     /// The organisation it went to.
     #[diesel(sql_type = SqlUuid)]
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// Its name.
     #[diesel(sql_type = Text)]
     pub organization_name: String,
@@ -53,7 +53,7 @@ pub struct Entry {
 }
 
 /// A page of the resident's ledger, newest first: `limit` entries with ids below `before`.
-pub fn for_resident(conn: &mut DbConn, user: Id, before: Option<Id>, limit: i64) -> QueryResult<Vec<Entry>> {
+pub fn for_resident(conn: &mut DbConn, user: UserId, before: Option<ReleaseId>, limit: i64) -> QueryResult<Vec<Entry>> {
     let consent_in_force = crate::sharing::consents::in_force_at_sql("r.released_at");
     let sql = format!(
         "SELECT r.id, r.organization_id, o.name AS organization_name, r.statistic, r.measurement_type, \
@@ -73,7 +73,7 @@ pub fn for_resident(conn: &mut DbConn, user: Id, before: Option<Id>, limit: i64)
     );
     diesel::sql_query(crate::db::numbered(conn, &sql))
         .bind::<SqlUuid, _>(user)
-        .bind::<SqlUuid, _>(before.unwrap_or(Id(uuid::Uuid::max())))
+        .bind::<SqlUuid, _>(before.unwrap_or(ReleaseId(uuid::Uuid::max())))
         .bind::<BigInt, _>(limit)
         .load(conn)
 }

@@ -134,16 +134,15 @@ pub struct Mechanism {
 /// the records stay, pointing at no one. A release names no resident it was about (residents'
 /// ledgers are read from the consent and membership history, which goes with the account), so
 /// nothing else is held here about a person.
-pub fn forget_actor(conn: &mut crate::db::DbConn, user: crate::db::Id) -> diesel::QueryResult<()> {
+pub fn forget_actor(conn: &mut crate::db::DbConn, user: crate::db::UserId) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
 
-    use crate::db::Id;
     use crate::db::schema::{privacy_policy_changes, privacy_releases};
     diesel::update(privacy_releases::table.filter(privacy_releases::actor_id.eq(user)))
-        .set(privacy_releases::actor_id.eq(None::<Id>))
+        .set(privacy_releases::actor_id.eq(None::<crate::db::UserId>))
         .execute(conn)?;
     diesel::update(privacy_policy_changes::table.filter(privacy_policy_changes::actor_id.eq(user)))
-        .set(privacy_policy_changes::actor_id.eq(None::<Id>))
+        .set(privacy_policy_changes::actor_id.eq(None::<crate::db::UserId>))
         .execute(conn)?;
     Ok(())
 }

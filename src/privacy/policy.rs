@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{EPSILON_PER_YEAR, Mode};
 use crate::db::schema::{organizations, privacy_policy_changes};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, PolicyChangeId, Ts, UserId};
 use crate::error::FieldError;
 
 /// An organisation's policy.
@@ -62,7 +62,7 @@ pub fn validate(old: Policy, new: Policy, reason: Option<&str>) -> Result<Option
 }
 
 /// The policy of an organisation, `None` when there is no such organisation.
-pub fn find(conn: &mut DbConn, org: Id) -> QueryResult<Option<Policy>> {
+pub fn find(conn: &mut DbConn, org: OrgId) -> QueryResult<Option<Policy>> {
     let row: Option<(String, f64)> = organizations::table
         .find(org)
         .select((organizations::privacy_mode, organizations::privacy_budget))
@@ -79,11 +79,11 @@ pub fn find(conn: &mut DbConn, org: Id) -> QueryResult<Option<Policy>> {
 #[diesel(table_name = privacy_policy_changes)]
 pub struct Change {
     /// Id (UUIDv7, so ids order by time).
-    pub id: Id,
+    pub id: PolicyChangeId,
     /// The organisation.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// The operator (null once that account is erased).
-    pub actor_id: Option<Id>,
+    pub actor_id: Option<UserId>,
     /// Mode before, as stored.
     pub mode_before: String,
     /// Mode after, as stored.
@@ -101,7 +101,13 @@ pub struct Change {
 /// Sets an organisation's policy and records the change, in the caller's transaction. The old
 /// policy is read under a row lock, so two operators' changes are recorded in the order they
 /// took effect.
-pub fn set(conn: &mut DbConn, org: Id, actor: Id, new: Policy, reason: Option<String>) -> QueryResult<Option<Change>> {
+pub fn set(
+    conn: &mut DbConn,
+    org: OrgId,
+    actor: UserId,
+    new: Policy,
+    reason: Option<String>,
+) -> QueryResult<Option<Change>> {
     let q = organizations::table
         .find(org)
         .select((organizations::privacy_mode, organizations::privacy_budget));
@@ -121,7 +127,7 @@ pub fn set(conn: &mut DbConn, org: Id, actor: Id, new: Policy, reason: Option<St
         ))
         .execute(conn)?;
     let change = Change {
-        id: Id::new(),
+        id: PolicyChangeId::new(),
         organization_id: org,
         actor_id: Some(actor),
         mode_before,
@@ -138,7 +144,7 @@ pub fn set(conn: &mut DbConn, org: Id, actor: Id, new: Policy, reason: Option<St
 }
 
 /// An organisation's policy changes, newest first.
-pub fn changes(conn: &mut DbConn, org: Id, limit: i64) -> QueryResult<Vec<Change>> {
+pub fn changes(conn: &mut DbConn, org: OrgId, limit: i64) -> QueryResult<Vec<Change>> {
     privacy_policy_changes::table
         .filter(privacy_policy_changes::organization_id.eq(org))
         .select(Change::as_select())

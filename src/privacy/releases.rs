@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::Mode;
 use crate::db::schema::privacy_releases;
 use crate::db::types::Json;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, ReleaseId, Ts, UserId};
 
 /// What kind of statistic a release is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -62,11 +62,11 @@ pub enum Population {
 #[diesel(table_name = privacy_releases)]
 pub struct Release {
     /// The release's id (time-ordered).
-    pub id: Id,
+    pub id: ReleaseId,
     /// The organisation it went to.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// Who asked (null once that account is erased).
-    pub actor_id: Option<Id>,
+    pub actor_id: Option<UserId>,
     /// [`Statistic`], as stored.
     pub statistic: String,
     /// `consenting` or `members` (see [`Population`]).
@@ -95,8 +95,8 @@ impl Release {
     /// A new release record; the answer is attached with [`Release::keep`].
     #[expect(clippy::too_many_arguments, reason = "one row, every column named at the call")]
     pub fn new(
-        org: Id,
-        actor: Id,
+        org: OrgId,
+        actor: UserId,
         statistic: Statistic,
         population: &Population,
         period: (NaiveDate, NaiveDate),
@@ -109,7 +109,7 @@ impl Release {
             Population::Members => ("members", None),
         };
         Release {
-            id: Id::new(),
+            id: ReleaseId::new(),
             organization_id: org,
             actor_id: Some(actor),
             statistic: statistic.as_str().to_owned(),
@@ -147,7 +147,7 @@ pub fn reuse_key(statistic: Statistic, canonical: &serde_json::Value, k_min: u32
 }
 
 /// The stored release of a request, if it was released already.
-pub fn find_reusable(conn: &mut DbConn, org: Id, reuse_key: &str) -> QueryResult<Option<Release>> {
+pub fn find_reusable(conn: &mut DbConn, org: OrgId, reuse_key: &str) -> QueryResult<Option<Release>> {
     privacy_releases::table
         .filter(privacy_releases::organization_id.eq(org))
         .filter(privacy_releases::reuse_key.eq(reuse_key))

@@ -4,24 +4,24 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{access_log, users};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{AccessId, ConsentId, DbConn, OrgId, Ts, UserId};
 
 /// An access-log row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = access_log)]
 pub struct AccessEntry {
     /// Id (UUIDv7: ordered in time).
-    pub id: Id,
+    pub id: AccessId,
     /// Whose data was read (null once that account is erased).
-    pub subject_id: Option<Id>,
+    pub subject_id: Option<UserId>,
     /// Who read it (null once that account is erased).
-    pub actor_id: Option<Id>,
+    pub actor_id: Option<UserId>,
     /// For which organisation (null once it is deleted).
-    pub organization_id: Option<Id>,
+    pub organization_id: Option<OrgId>,
     /// The organisation's name at the time.
     pub organization_name: String,
     /// The consent that allowed it.
-    pub consent_id: Option<Id>,
+    pub consent_id: Option<ConsentId>,
     /// What was done, e.g. `read_measurements`.
     pub action: String,
     /// Which type, where the read was of one type.
@@ -43,8 +43,8 @@ pub fn record(conn: &mut DbConn, entry: &AccessEntry) -> QueryResult<()> {
 /// the resident knows who, not only which organisation).
 pub fn list_for_subject(
     conn: &mut DbConn,
-    subject: Id,
-    before: Option<Id>,
+    subject: UserId,
+    before: Option<AccessId>,
     limit: i64,
 ) -> QueryResult<Vec<(AccessEntry, Option<String>)>> {
     let mut q = access_log::table

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::{consent_types, consents, memberships, organizations};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{ConsentId, DbConn, MembershipId, OrgId, ReceiptId, Ts, UserId};
 use crate::error::FieldError;
 use crate::measurements::catalogue;
 
@@ -70,15 +70,15 @@ pub enum Status {
 #[diesel(table_name = consents)]
 pub struct Consent {
     /// The consent's id: what revoking and reading it take.
-    pub id: Id,
+    pub id: ConsentId,
     /// Id of its receipt.
-    pub receipt_id: Id,
+    pub receipt_id: ReceiptId,
     /// The resident who gave it.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// The organisation it was given to.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// The membership it was given under.
-    pub membership_id: Id,
+    pub membership_id: MembershipId,
     /// Whether points figures are included.
     pub include_points: bool,
     /// `aggregate` or `individual`.
@@ -116,7 +116,7 @@ impl Consent {
 #[derive(Debug, Clone)]
 pub struct NewConsent {
     /// Organisation.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// Types covered (catalogue names, no repeats).
     pub measurement_types: Vec<String>,
     /// Points figures included.
@@ -203,7 +203,7 @@ pub fn validate(
 /// Gives a consent under the resident's current membership of the organisation; returns its id,
 /// or `None` when the resident is not a member of that organisation now. Run inside a
 /// transaction (the consent and its types are one write).
-pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<Id>> {
+pub fn give(conn: &mut DbConn, user: UserId, new: NewConsent) -> QueryResult<Option<ConsentId>> {
     crate::sharing::memberships::take_turn(conn, user)?;
     let q = memberships::table
         .filter(memberships::user_id.eq(user))
@@ -213,7 +213,7 @@ pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<
     // The membership row is locked until commit, so leaving at the same moment either waits for
     // this consent (and revokes it) or ends the membership first (and this finds none). SQLite's
     // `BEGIN IMMEDIATE` already serialises the two.
-    let membership: Option<Id> = match conn {
+    let membership: Option<MembershipId> = match conn {
         DbConn::Pg(c) => q.for_update().first(c).optional()?,
         DbConn::Sqlite(c) => q.first(c).optional()?,
     };
@@ -221,8 +221,8 @@ pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<
         return Ok(None);
     };
     let consent = Consent {
-        id: Id::new(),
-        receipt_id: Id::new(),
+        id: ConsentId::new(),
+        receipt_id: ReceiptId::new(),
         user_id: user,
         organization_id: new.organization_id,
         membership_id,
@@ -252,7 +252,7 @@ pub fn give(conn: &mut DbConn, user: Id, new: NewConsent) -> QueryResult<Option<
 }
 
 /// The types of each of these consents.
-pub fn types_of(conn: &mut DbConn, ids: &[Id]) -> QueryResult<Vec<(Id, String)>> {
+pub fn types_of(conn: &mut DbConn, ids: &[ConsentId]) -> QueryResult<Vec<(ConsentId, String)>> {
     consent_types::table
         .filter(consent_types::consent_id.eq_any(ids))
         .select((consent_types::consent_id, consent_types::measurement_type))
@@ -274,7 +274,7 @@ pub struct WithOrg {
 }
 
 /// A page of the resident's consents, every state, oldest first, with their organisations.
-pub fn list(conn: &mut DbConn, user: Id, after: Option<Id>, limit: i64) -> QueryResult<Vec<WithOrg>> {
+pub fn list(conn: &mut DbConn, user: UserId, after: Option<ConsentId>, limit: i64) -> QueryResult<Vec<WithOrg>> {
     let mut q = consents::table
         .inner_join(organizations::table)
         .filter(consents::user_id.eq(user))
@@ -294,7 +294,7 @@ pub fn list(conn: &mut DbConn, user: Id, after: Option<Id>, limit: i64) -> Query
 }
 
 /// One of the resident's consents, with its organisation.
-pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<WithOrg>> {
+pub fn find(conn: &mut DbConn, user: UserId, id: ConsentId) -> QueryResult<Option<WithOrg>> {
     consents::table
         .inner_join(organizations::table)
         .filter(consents::id.eq(id))
@@ -311,7 +311,7 @@ pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<WithOrg>>
 
 /// Revokes one of the resident's consents now; false if there is no such consent (revoking a
 /// revoked consent changes nothing).
-pub fn revoke(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<bool> {
+pub fn revoke(conn: &mut DbConn, user: UserId, id: ConsentId) -> QueryResult<bool> {
     diesel::update(
         consents::table
             .filter(consents::id.eq(id))
@@ -327,7 +327,7 @@ pub fn revoke(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<bool> {
 }
 
 /// Revokes every live consent given under a membership (the resident left the organisation).
-pub fn revoke_for_membership(conn: &mut DbConn, user: Id, membership: Id, now: Ts) -> QueryResult<usize> {
+pub fn revoke_for_membership(conn: &mut DbConn, user: UserId, membership: MembershipId, now: Ts) -> QueryResult<usize> {
     diesel::update(
         consents::table
             .filter(consents::user_id.eq(user))
@@ -352,7 +352,7 @@ pub fn levels(access: Access) -> &'static [Access] {
 /// The consents in force at `now` that give `org` access at one of `levels`, of any type: the one
 /// statement of that rule in the query builder ([`in_force_sql`] states it for raw SQL).
 #[diesel::dsl::auto_type]
-fn in_force(org: Id, levels: &'static [Access], now: Ts) -> _ {
+fn in_force(org: OrgId, levels: &'static [Access], now: Ts) -> _ {
     consents::table
         .filter(consents::organization_id.eq(org))
         .filter(consents::revoked_at.is_null())
@@ -364,7 +364,7 @@ fn in_force(org: Id, levels: &'static [Access], now: Ts) -> _ {
 /// query for store functions to put into their own SQL
 /// (`user_id.eq_any(covering(..).select(consents::user_id))`), so the check cannot be left out.
 #[diesel::dsl::auto_type(no_type_alias)]
-pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'static [Access], now: Ts) -> _ {
+pub fn covering<'a>(org: OrgId, measurement_type: &'a str, levels: &'static [Access], now: Ts) -> _ {
     let types: diesel::dsl::Select<
         diesel::dsl::Filter<consent_types::table, diesel::dsl::Eq<consent_types::measurement_type, &'a str>>,
         consent_types::consent_id,
@@ -377,7 +377,12 @@ pub fn covering<'a>(org: Id, measurement_type: &'a str, levels: &'static [Access
 
 /// Every (type, consent) by which `user` lets `org` read individually at `now`, by type, newest
 /// consent first: one query, for reads of several types (a member's insights).
-pub fn individual_consents(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
+pub fn individual_consents(
+    conn: &mut DbConn,
+    org: OrgId,
+    user: UserId,
+    now: Ts,
+) -> QueryResult<Vec<(String, Consent)>> {
     in_force(org, levels(Access::Individual), now)
         .filter(consents::user_id.eq(user))
         .inner_join(consent_types::table)
@@ -388,7 +393,7 @@ pub fn individual_consents(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> Que
 
 /// Every type `user` lets `org` read individually at `now`, each with the newest consent in force
 /// that covers it.
-pub fn individual_types(conn: &mut DbConn, org: Id, user: Id, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
+pub fn individual_types(conn: &mut DbConn, org: OrgId, user: UserId, now: Ts) -> QueryResult<Vec<(String, Consent)>> {
     Ok(newest_per_type(&individual_consents(conn, org, user, now)?))
 }
 
@@ -433,8 +438,8 @@ pub fn in_force_sql(org: &str, now: &str) -> String {
 /// (the newest, when several do).
 pub fn individual_consent(
     conn: &mut DbConn,
-    org: Id,
-    user: Id,
+    org: OrgId,
+    user: UserId,
     measurement_type: &str,
     now: Ts,
 ) -> QueryResult<Option<Consent>> {

@@ -6,16 +6,16 @@ use diesel::prelude::*;
 use super::access_log::{self, AccessEntry};
 use super::consents::{self, Access};
 use crate::db::schema::{consents as consents_t, measurements};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{AccessId, DbConn, MeasurementId, OrgId, Ts, UserId};
 use crate::measurements::{ListCursor, ListFilter, Measurement};
 
 /// Who reads, for which organisation.
 #[derive(Debug, Clone)]
 pub struct Reader {
     /// The staff account.
-    pub actor: Id,
+    pub actor: UserId,
     /// The organisation.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// Its name (kept in the log even if the organisation goes).
     pub organization_name: String,
 }
@@ -35,7 +35,7 @@ pub enum Read {
 pub fn member_measurements(
     conn: &mut DbConn,
     reader: &Reader,
-    subject: Id,
+    subject: UserId,
     kind: &str,
     filter: &ListFilter,
     cursor: Option<ListCursor>,
@@ -58,7 +58,7 @@ pub fn member_measurements(
     let (first, last) = (year_start(1), year_start(9999));
     let from = filter.from.unwrap_or(first);
     let to = filter.to.unwrap_or(last);
-    let (at, id) = cursor.unwrap_or((last, Id(uuid::Uuid::max())));
+    let (at, id) = cursor.unwrap_or((last, MeasurementId(uuid::Uuid::max())));
     let q = measurements::table
         .filter(measurements::user_id.eq(subject))
         .filter(measurements::local_date.nullable().ge(first_day))
@@ -94,7 +94,7 @@ pub fn member_measurements(
 fn log(
     conn: &mut DbConn,
     reader: &Reader,
-    subject: Id,
+    subject: UserId,
     consent: &consents::Consent,
     action: &str,
     kind: &str,
@@ -104,7 +104,7 @@ fn log(
     access_log::record(
         conn,
         &AccessEntry {
-            id: Id::new(),
+            id: AccessId::new(),
             subject_id: Some(subject),
             actor_id: Some(reader.actor),
             organization_id: Some(reader.organization_id),
@@ -129,7 +129,7 @@ fn year_start(year: i32) -> Ts {
 /// (the consents are read first and every read after is bounded by them), without the member's birth date, which is not shared. Each type the insights drew
 /// on is written to the member's access log in the caller's transaction. `None` when no consent
 /// covers any type insights use, or the account does not exist.
-pub fn member_insights(conn: &mut DbConn, reader: &Reader, subject: Id) -> QueryResult<Option<MemberInsights>> {
+pub fn member_insights(conn: &mut DbConn, reader: &Reader, subject: UserId) -> QueryResult<Option<MemberInsights>> {
     use crate::insights::store::{self, Subject, Viewer};
     let now = Ts::now();
     // The consents first (one query): an unknown account has none, and is answered in the same

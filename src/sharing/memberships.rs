@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::accounts::tokens::{hash_secret, normalize_pairing_code, random_code};
 use crate::db::schema::{enrollment_codes, memberships, organizations, users};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, EnrollmentCodeId, MembershipId, OrgId, Ts, UserId};
 use crate::error::FieldError;
 
 /// Most uses one enrollment code may allow.
@@ -15,13 +15,13 @@ pub const MAX_USES: i32 = 1_000_000;
 #[diesel(table_name = memberships)]
 pub struct Membership {
     /// The membership's id.
-    pub id: Id,
+    pub id: MembershipId,
     /// Resident.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Organisation.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// Code used to join.
-    pub enrollment_code_id: Option<Id>,
+    pub enrollment_code_id: Option<EnrollmentCodeId>,
     /// Joined.
     pub joined_at: Ts,
     /// Left (null while a member).
@@ -47,12 +47,12 @@ pub fn validate_code(expires_at: Option<Ts>, max_uses: Option<i32>, now: Ts) -> 
 /// is stored) and its id.
 pub fn create_code(
     conn: &mut DbConn,
-    org: Id,
-    created_by: Id,
+    org: OrgId,
+    created_by: UserId,
     expires_at: Option<Ts>,
     max_uses: Option<i32>,
-) -> QueryResult<(Id, String)> {
-    let id = Id::new();
+) -> QueryResult<(EnrollmentCodeId, String)> {
+    let id = EnrollmentCodeId::new();
     let code = random_code();
     diesel::insert_into(enrollment_codes::table)
         .values((
@@ -85,13 +85,13 @@ pub enum Join {
 /// first, before any membership row, so the order of locks is the same as an erasure's (account,
 /// then memberships) and the two cannot deadlock. SQLite's `BEGIN IMMEDIATE` already serialises
 /// writers.
-pub fn take_turn(conn: &mut DbConn, user: Id) -> QueryResult<()> {
+pub fn take_turn(conn: &mut DbConn, user: UserId) -> QueryResult<()> {
     if let DbConn::Pg(c) = conn {
         users::table
             .find(user)
             .select(users::id)
             .for_no_key_update()
-            .first::<Id>(c)
+            .first::<UserId>(c)
             .optional()?;
     }
     Ok(())
@@ -99,10 +99,10 @@ pub fn take_turn(conn: &mut DbConn, user: Id) -> QueryResult<()> {
 
 /// Joins the organisation of an enrollment code. Run inside a transaction: the use is counted by
 /// a conditional update, so a code's `max_uses` holds under concurrent joins.
-pub fn join(conn: &mut DbConn, user: Id, raw_code: &str) -> QueryResult<Join> {
+pub fn join(conn: &mut DbConn, user: UserId, raw_code: &str) -> QueryResult<Join> {
     let now = Ts::now();
     let hash = hash_secret(&normalize_pairing_code(raw_code));
-    let code: Option<(Id, Id)> = enrollment_codes::table
+    let code: Option<(EnrollmentCodeId, OrgId)> = enrollment_codes::table
         .filter(enrollment_codes::code_hash.eq(&hash))
         .filter(
             enrollment_codes::expires_at
@@ -133,7 +133,7 @@ pub fn join(conn: &mut DbConn, user: Id, raw_code: &str) -> QueryResult<Join> {
         return Ok(Join::BadCode);
     }
     let membership = Membership {
-        id: Id::new(),
+        id: MembershipId::new(),
         user_id: user,
         organization_id: org,
         enrollment_code_id: Some(code_id),
@@ -153,7 +153,7 @@ pub fn join(conn: &mut DbConn, user: Id, raw_code: &str) -> QueryResult<Join> {
 }
 
 /// The resident's current membership of an organisation.
-pub fn current(conn: &mut DbConn, user: Id, org: Id) -> QueryResult<Option<Membership>> {
+pub fn current(conn: &mut DbConn, user: UserId, org: OrgId) -> QueryResult<Option<Membership>> {
     memberships::table
         .filter(memberships::user_id.eq(user))
         .filter(memberships::organization_id.eq(org))
@@ -164,7 +164,7 @@ pub fn current(conn: &mut DbConn, user: Id, org: Id) -> QueryResult<Option<Membe
 }
 
 /// The ids of the organisations the resident is a member of now (programme eligibility).
-pub fn current_org_ids(conn: &mut DbConn, user: Id) -> QueryResult<Vec<Id>> {
+pub fn current_org_ids(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<OrgId>> {
     memberships::table
         .filter(memberships::user_id.eq(user))
         .filter(memberships::left_at.is_null())
@@ -175,8 +175,8 @@ pub fn current_org_ids(conn: &mut DbConn, user: Id) -> QueryResult<Vec<Id>> {
 /// A page of the resident's memberships, current and past, with the organisation's name and kind.
 pub fn list(
     conn: &mut DbConn,
-    user: Id,
-    after: Option<Id>,
+    user: UserId,
+    after: Option<MembershipId>,
     limit: i64,
 ) -> QueryResult<Vec<(Membership, String, String)>> {
     let mut q = memberships::table
@@ -193,7 +193,7 @@ pub fn list(
 }
 
 /// One of the resident's memberships, with the organisation's name and kind.
-pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<(Membership, String, String)>> {
+pub fn find(conn: &mut DbConn, user: UserId, id: MembershipId) -> QueryResult<Option<(Membership, String, String)>> {
     memberships::table
         .inner_join(organizations::table.on(organizations::id.eq(memberships::organization_id)))
         .filter(memberships::id.eq(id))
@@ -206,7 +206,7 @@ pub fn find(conn: &mut DbConn, user: Id, id: Id) -> QueryResult<Option<(Membersh
 /// Ends one of the resident's current memberships at `now`; false if there is no such current
 /// membership. Leaving also revokes the consents given under it: the caller does that in the same
 /// transaction (`usecases::sharing::leave`).
-pub fn leave(conn: &mut DbConn, user: Id, id: Id, now: Ts) -> QueryResult<bool> {
+pub fn leave(conn: &mut DbConn, user: UserId, id: MembershipId, now: Ts) -> QueryResult<bool> {
     let ended = diesel::update(
         memberships::table
             .filter(memberships::id.eq(id))
@@ -219,7 +219,7 @@ pub fn leave(conn: &mut DbConn, user: Id, id: Id, now: Ts) -> QueryResult<bool> 
 }
 
 /// How many residents are members of the organisation now.
-pub fn count_current(conn: &mut DbConn, org: Id) -> QueryResult<i64> {
+pub fn count_current(conn: &mut DbConn, org: OrgId) -> QueryResult<i64> {
     memberships::table
         .filter(memberships::organization_id.eq(org))
         .filter(memberships::left_at.is_null())

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::{memberships, org_staff, organizations, programmes, users};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, OrgId, SessionId, Ts, UserId};
 use crate::error::FieldError;
 
 /// Privacy budget (epsilon per calendar year) of an organisation created without one.
@@ -73,7 +73,7 @@ impl StaffRole {
 #[diesel(table_name = organizations)]
 pub struct Organization {
     /// The organisation's id.
-    pub id: Id,
+    pub id: OrgId,
     /// Name shown to residents.
     pub name: String,
     /// `employer` or `insurer`.
@@ -108,7 +108,7 @@ pub fn create(conn: &mut DbConn, org: &Organization) -> QueryResult<()> {
 }
 
 /// One organisation.
-pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Organization>> {
+pub fn find(conn: &mut DbConn, id: OrgId) -> QueryResult<Option<Organization>> {
     organizations::table
         .find(id)
         .select(Organization::as_select())
@@ -117,7 +117,7 @@ pub fn find(conn: &mut DbConn, id: Id) -> QueryResult<Option<Organization>> {
 }
 
 /// A page of organisations, oldest first.
-pub fn list(conn: &mut DbConn, after: Option<Id>, limit: i64) -> QueryResult<Vec<Organization>> {
+pub fn list(conn: &mut DbConn, after: Option<OrgId>, limit: i64) -> QueryResult<Vec<Organization>> {
     let mut q = organizations::table
         .select(Organization::as_select())
         .order(organizations::id.asc())
@@ -131,7 +131,7 @@ pub fn list(conn: &mut DbConn, after: Option<Id>, limit: i64) -> QueryResult<Vec
 
 /// Changes name and kind (the privacy policy changes only through its own, audited route).
 /// False if there is none.
-pub fn update(conn: &mut DbConn, id: Id, name: &str, kind: OrgKind) -> QueryResult<bool> {
+pub fn update(conn: &mut DbConn, id: OrgId, name: &str, kind: OrgKind) -> QueryResult<bool> {
     let n = diesel::update(organizations::table.find(id))
         .set((
             organizations::name.eq(name),
@@ -157,7 +157,7 @@ pub enum Delete {
 
 /// Deletes an organisation that never had a member and sponsors no programme (one created by
 /// mistake). Run inside a transaction.
-pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<Delete> {
+pub fn delete(conn: &mut DbConn, id: OrgId) -> QueryResult<Delete> {
     if find(conn, id)?.is_none() {
         return Ok(Delete::NotFound);
     }
@@ -183,7 +183,7 @@ pub fn delete(conn: &mut DbConn, id: Id) -> QueryResult<Delete> {
 #[derive(Debug, Clone, Queryable)]
 pub struct StaffMember {
     /// Account.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Login email.
     pub email: String,
     /// Role.
@@ -196,16 +196,16 @@ pub struct StaffMember {
 #[derive(Debug, PartialEq, Eq)]
 pub enum AddStaff {
     /// Newly given.
-    Added(Id),
+    Added(UserId),
     /// The account already had that role here.
-    Already(Id),
+    Already(UserId),
     /// No account with that email.
     NoAccount,
 }
 
 /// Gives the account with this email a role in the organisation (idempotent).
-pub fn add_staff(conn: &mut DbConn, org: Id, email: &str, role: StaffRole) -> QueryResult<AddStaff> {
-    let user: Option<Id> = users::table
+pub fn add_staff(conn: &mut DbConn, org: OrgId, email: &str, role: StaffRole) -> QueryResult<AddStaff> {
+    let user: Option<UserId> = users::table
         .filter(users::email.eq(email.trim().to_lowercase()))
         .select(users::id)
         .first(conn)
@@ -234,7 +234,7 @@ pub fn add_staff(conn: &mut DbConn, org: Id, email: &str, role: StaffRole) -> Qu
 }
 
 /// Takes every role in the organisation away from an account; false if it had none.
-pub fn remove_staff(conn: &mut DbConn, org: Id, user: Id) -> QueryResult<bool> {
+pub fn remove_staff(conn: &mut DbConn, org: OrgId, user: UserId) -> QueryResult<bool> {
     let n = diesel::delete(
         org_staff::table
             .filter(org_staff::organization_id.eq(org))
@@ -245,7 +245,7 @@ pub fn remove_staff(conn: &mut DbConn, org: Id, user: Id) -> QueryResult<bool> {
 }
 
 /// The staff of an organisation.
-pub fn staff(conn: &mut DbConn, org: Id) -> QueryResult<Vec<StaffMember>> {
+pub fn staff(conn: &mut DbConn, org: OrgId) -> QueryResult<Vec<StaffMember>> {
     org_staff::table
         .inner_join(users::table.on(users::id.eq(org_staff::user_id)))
         .filter(org_staff::organization_id.eq(org))
@@ -255,14 +255,18 @@ pub fn staff(conn: &mut DbConn, org: Id) -> QueryResult<Vec<StaffMember>> {
 }
 
 /// An account with every (organisation, role) it holds as staff.
-pub type UserWithRoles = (crate::accounts::User, Vec<(Id, StaffRole)>);
+pub type UserWithRoles = (crate::accounts::User, Vec<(OrgId, StaffRole)>);
 
 /// The account behind a valid access token, if its login session is still live, with its staff
 /// roles: one statement for what every authenticated request needs, so a revoked session, a
 /// deleted account or a removed role ends access at once without costing a second round trip.
-pub fn session_principal(conn: &mut DbConn, user_id: Id, session_id: Id) -> QueryResult<Option<UserWithRoles>> {
+pub fn session_principal(
+    conn: &mut DbConn,
+    user_id: UserId,
+    session_id: SessionId,
+) -> QueryResult<Option<UserWithRoles>> {
     use crate::db::schema::sessions;
-    let rows: Vec<(crate::accounts::User, Option<(Id, String)>)> = users::table
+    let rows: Vec<(crate::accounts::User, Option<(OrgId, String)>)> = users::table
         .inner_join(sessions::table)
         .left_join(org_staff::table.on(org_staff::user_id.eq(users::id)))
         .filter(users::id.eq(user_id))

@@ -5,11 +5,11 @@
 use diesel::QueryResult;
 
 use crate::accounts::erasure::{self, Erasure};
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, UserId};
 
 /// Erases the account `user` and everything about its person, or refuses when it is the last
 /// operator. The whole erasure commits or nothing does.
-pub fn erase(conn: &mut DbConn, user: Id) -> QueryResult<Erasure> {
+pub fn erase(conn: &mut DbConn, user: UserId) -> QueryResult<Erasure> {
     crate::db::transaction(conn, |c| {
         if let Some(done) = erasure::begin(c, user)? {
             return Ok(done);

@@ -22,7 +22,7 @@ use crate::aggregates::private::{self, PrivatePlan};
 use crate::aggregates::program;
 use crate::aggregates::query::{self, Request};
 use crate::db::types::Json;
-use crate::db::{self, DbConn, Id, Ts};
+use crate::db::{self, AggregateQueryId, DbConn, OrgId, Ts, UserId};
 use crate::error::{AppError, AppResult};
 use crate::privacy::releases::{self, Population, Release, Statistic};
 use crate::privacy::{self, Mechanism, Mode, ReleaseInfo, budget, policy};
@@ -31,9 +31,9 @@ use crate::privacy::{self, Mechanism, Mode, ReleaseInfo, budget, policy};
 #[derive(Debug, Clone, Copy)]
 pub struct Asker {
     /// The organisation.
-    pub organization_id: Id,
+    pub organization_id: OrgId,
     /// The staff member.
-    pub actor: Id,
+    pub actor: UserId,
     /// The service's `k_min`.
     pub k_min: u32,
 }
@@ -104,7 +104,7 @@ fn audit_row(
     audit::record(
         c,
         &AuditEntry {
-            id: Id::new(),
+            id: AggregateQueryId::new(),
             organization_id: who.organization_id,
             actor_id: Some(who.actor),
             query: subject.statistic.as_str().to_owned(),
@@ -119,7 +119,7 @@ fn audit_row(
 }
 
 /// The organisation's mode; 404 when there is no such organisation.
-fn mode_of(c: &mut DbConn, org: Id) -> AppResult<Mode> {
+fn mode_of(c: &mut DbConn, org: OrgId) -> AppResult<Mode> {
     Ok(policy::find(c, org)?.ok_or(AppError::NotFound)?.mode)
 }
 

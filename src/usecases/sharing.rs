@@ -2,7 +2,7 @@
 
 use diesel::QueryResult;
 
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, MembershipId, Ts, UserId};
 use crate::sharing::{consents, memberships};
 
 /// What leaving did.
@@ -18,7 +18,7 @@ pub enum Leave {
 
 /// Leaves an organisation: ends the membership and revokes every consent given under it, in one
 /// transaction.
-pub fn leave(conn: &mut DbConn, user: Id, membership: Id) -> QueryResult<Leave> {
+pub fn leave(conn: &mut DbConn, user: UserId, membership: MembershipId) -> QueryResult<Leave> {
     crate::db::transaction(conn, |c| {
         if memberships::find(c, user, membership)?.is_none() {
             return Ok(Leave::NotFound);

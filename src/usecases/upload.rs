@@ -6,7 +6,7 @@ use diesel::QueryResult;
 
 use crate::accounts::tokens::Modality;
 use crate::aggregates::rollup::{self, Change, Subject};
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, MeasurementId};
 use crate::error::FieldError;
 use crate::measurements::{self, ItemResult, Measurement, MeasurementInput, Outcome, Uploader, validate};
 use crate::points::Earner;
@@ -145,7 +145,7 @@ fn vouched(who: &Uploader, m: &Measurement) -> Measurement {
 
 /// Deletes one of the resident's measurements and moves the rollup by it, in one transaction;
 /// false if there is none. Points already paid for it stay.
-pub fn delete(conn: &mut DbConn, who: &Uploader, id: Id) -> QueryResult<bool> {
+pub fn delete(conn: &mut DbConn, who: &Uploader, id: MeasurementId) -> QueryResult<bool> {
     crate::db::transaction(conn, |c| {
         let Some(gone) = measurements::delete(c, who.user_id, id)? else {
             return Ok(false);
@@ -169,9 +169,9 @@ pub fn delete(conn: &mut DbConn, who: &Uploader, id: Id) -> QueryResult<bool> {
 pub fn import(
     conn: &mut DbConn,
     who: &Uploader,
-    items: Vec<(MeasurementInput, Option<Modality>, Option<Id>)>,
+    items: Vec<(MeasurementInput, Option<Modality>, Option<MeasurementId>)>,
 ) -> QueryResult<Vec<ItemResult>> {
-    let ids: Vec<Id> = items.iter().filter_map(|(_, _, id)| *id).collect();
+    let ids: Vec<MeasurementId> = items.iter().filter_map(|(_, _, id)| *id).collect();
     let own = measurements::find_many(conn, who.user_id, &ids)?;
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
     let mut rest = Vec::new();

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use karada::db::schema::{lotteries, lottery_entries, points_balances, points_ledger};
-use karada::db::{Id, Ts};
+use karada::db::{Id, LotteryId, Ts};
 use karada::points::lotteries::{pick_winners, tickets_by_resident};
 
 use crate::both_backends;
@@ -552,7 +552,7 @@ async fn a_seeded_draw_picks_distinct_entrants_and_can_be_replayed(app: TestApp)
 
     // Anyone can replay it from the seed and the entries.
     let mut conn = app.db.conn();
-    let pool = tickets_by_resident(&mut conn, Id(big.parse().unwrap())).unwrap();
+    let pool = tickets_by_resident(&mut conn, LotteryId(big.parse().unwrap())).unwrap();
     assert_eq!(pool.len(), 5);
     assert_eq!(pool.iter().map(|(_, t)| t).sum::<u64>(), 15);
     let replayed: Vec<String> = pick_winners(seed, &pool, 3)
@@ -600,7 +600,7 @@ async fn a_seeded_draw_picks_distinct_entrants_and_can_be_replayed(app: TestApp)
     assert_eq!(got, expected);
     assert_eq!(resident_get(&app, &residents[1], &small).await["won"], true);
     assert_eq!(resident_get(&app, &residents[2], &small).await["won"], false);
-    let pool = tickets_by_resident(&mut conn, Id(small.parse().unwrap())).unwrap();
+    let pool = tickets_by_resident(&mut conn, LotteryId(small.parse().unwrap())).unwrap();
     let replayed: Vec<String> = pick_winners("another seed", &pool, 10)
         .into_iter()
         .map(|w| w.0.to_string())
@@ -652,7 +652,7 @@ async fn a_draw_without_a_seed_records_a_random_one_and_a_lottery_is_drawn_once(
     let view = admin_get(&app, &ops, &lottery).await;
     assert_eq!(view["seed"], seed.as_str(), "the random seed is recorded");
     assert_eq!(view["winner_ids"], winners);
-    let pool = tickets_by_resident(&mut app.db.conn(), Id(lottery.parse().unwrap())).unwrap();
+    let pool = tickets_by_resident(&mut app.db.conn(), LotteryId(lottery.parse().unwrap())).unwrap();
     let replayed: Vec<String> = pick_winners(&seed, &pool, 1)
         .into_iter()
         .map(|w| w.0.to_string())
@@ -737,7 +737,7 @@ async fn entries_and_draws_racing_a_draw_leave_one_replayable_result(app: TestAp
         "every accepted purchase is in the lottery"
     );
     // The recorded result replays from what the lottery holds now: nothing slipped in after it.
-    let pool = tickets_by_resident(&mut app.db.conn(), Id(lottery.parse().unwrap())).unwrap();
+    let pool = tickets_by_resident(&mut app.db.conn(), LotteryId(lottery.parse().unwrap())).unwrap();
     let replayed: Vec<String> = pick_winners(view["seed"].as_str().unwrap(), &pool, 2)
         .into_iter()
         .map(|w| w.0.to_string())

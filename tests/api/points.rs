@@ -4,8 +4,8 @@ use actix_web::http::Method;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use karada::db::Id;
 use karada::db::schema::{points_balances, points_ledger, programmes};
+use karada::db::{LedgerEntryId, RuleId, UserId};
 
 use crate::both_backends;
 use crate::common::{Session, TestApp};
@@ -590,13 +590,13 @@ async fn rule_definitions_are_validated_field_by_field(app: TestApp) {
 }
 
 /// Writes a ledger row as the schema before day keys held it (no `day_key` or `award_upto`).
-fn old_entry(conn: &mut karada::db::DbConn, user: Id, rule: Option<&str>, delta: i32, date: &str, key: &str) {
+fn old_entry(conn: &mut karada::db::DbConn, user: UserId, rule: Option<&str>, delta: i32, date: &str, key: &str) {
     diesel::insert_into(points_ledger::table)
         .values((
-            points_ledger::id.eq(Id::new()),
+            points_ledger::id.eq(LedgerEntryId::new()),
             points_ledger::user_id.eq(user),
             points_ledger::programme_id.eq("osaka"),
-            points_ledger::rule_id.eq(rule.map(|r| Id(r.parse().unwrap()))),
+            points_ledger::rule_id.eq(rule.map(|r| RuleId(r.parse().unwrap()))),
             points_ledger::delta.eq(delta),
             points_ledger::title.eq("old"),
             points_ledger::local_date.eq(date.parse::<chrono::NaiveDate>().unwrap()),
@@ -611,7 +611,7 @@ async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     crate::common::backdate_account(&app, &s, 30);
     let d = day(3);
-    let user = Id(s.user_id.parse().unwrap());
+    let user = UserId(s.user_id.parse().unwrap());
     let mut conn = app.db.conn();
     // Back to the schema before day keys: revert the migrations down to that one.
     let mut reverted = Vec::new();
@@ -694,12 +694,12 @@ async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
     let (s, device) = resident(&app, "taro@example.jp").await;
     upload(&app, &device, steps(&day(3), 20, 2500)).await;
     assert_eq!(balance(&app, &s).await, 1);
-    let user = Id(s.user_id.parse().unwrap());
+    let user = UserId(s.user_id.parse().unwrap());
     let other = app.register("hanako@example.jp").await;
-    let other = Id(other.user_id.parse().unwrap());
+    let other = UserId(other.user_id.parse().unwrap());
     let mut conn = app.db.conn();
-    let entry = |user: Id, rule: Id| karada::points::LedgerEntry {
-        id: Id::new(),
+    let entry = |user: UserId, rule: RuleId| karada::points::LedgerEntry {
+        id: LedgerEntryId::new(),
         user_id: user,
         programme_id: "osaka".into(),
         rule_id: Some(rule),
@@ -716,7 +716,7 @@ async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
         karada::db::DbConn::Pg(c) => diesel::insert_into(points_ledger::table).values(e).execute(c),
         karada::db::DbConn::Sqlite(c) => diesel::insert_into(points_ledger::table).values(e).execute(c),
     };
-    let steps_rule = Id(STEPS_RULE.parse().unwrap());
+    let steps_rule = RuleId(STEPS_RULE.parse().unwrap());
     assert!(
         insert(&mut conn, &entry(user, steps_rule)).is_ok(),
         "a real rule and balance"
@@ -727,7 +727,7 @@ async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
         .execute(&mut conn)
         .unwrap();
     assert!(
-        insert(&mut conn, &entry(user, Id::new())).is_err(),
+        insert(&mut conn, &entry(user, RuleId::new())).is_err(),
         "a rule that does not exist"
     );
     assert!(

@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use karada::db::Id;
 use karada::db::schema::{points_balances, points_ledger, programmes};
+use karada::db::{Id, LotteryId, RuleId};
 use karada::http::throttle::Throttle;
 
 use crate::common::{Backend, TestApp, TestDb};
@@ -85,12 +85,12 @@ async fn run(backend: Backend, ops: Vec<Op>, cap: Option<i32>) {
         .unwrap();
     // Beside the seeded rules: a two-day weighing streak (periods of days 0–1 and 2–3), a campaign
     // doubling the step tiers on day 1, and a lottery to spend on. The rules existed a month ago.
-    let lottery = Id::new();
+    let lottery = LotteryId::new();
     {
         use karada::points::rules::{Rule, RuleKind};
         let mut conn = db.conn();
         let rule = |id: u128, title: &str, kind: RuleKind, from: NaiveDate, to: Option<NaiveDate>| Rule {
-            id: Id(uuid::Uuid::from_u128(id)),
+            id: RuleId(uuid::Uuid::from_u128(id)),
             programme_id: "osaka".into(),
             title: title.into(),
             kind,

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use karada::aggregates::private::{self, PrivatePlan};
 use karada::aggregates::query::{Dim, Request, Stat};
-use karada::db::{Id, Ts};
+use karada::db::{OrgId, Ts};
 use karada::http::Settings;
 
 use crate::aggregates::{
@@ -90,7 +90,7 @@ fn releases(app: &TestApp, org: &str, group_by: Vec<Dim>, stats: Vec<Stat>, epsi
         stats,
     };
     let plan = PrivatePlan::new(&req, epsilon).unwrap();
-    let org = Id(org.parse().unwrap());
+    let org = OrgId(org.parse().unwrap());
     let sums = private::sums(&mut app.db.conn(), org, &req, &plan, Ts::now()).unwrap();
     (0..DRAWS)
         .map(|_| {
@@ -628,7 +628,7 @@ async fn programme_statistics_are_noisy_and_hide_a_revocation(app: TestApp) {
     // A revocation between two releases: does `consenting` drop? Over many draws the attacker's
     // guess ("revoked when the second count is lower") is right about half the time.
     use karada::aggregates::program;
-    let org_id = Id(org.id.parse().unwrap());
+    let org_id = OrgId(org.id.parse().unwrap());
     let from = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let plan = program::plan(0.5, 31);
     let before = program::sums(&mut app.db.conn(), org_id, from, from, Ts::now()).unwrap();
@@ -801,7 +801,7 @@ async fn data_from_hides_earlier_data_from_aggregates_staff_reads_and_insights(a
         stats: vec![Stat::Count, Stat::Mean],
     };
     let plan = PrivatePlan::new(&req, 0.5).unwrap();
-    let org_id = Id(org.id.parse().unwrap());
+    let org_id = OrgId(org.id.parse().unwrap());
     let sums = private::sums(&mut app.db.conn(), org_id, &req, &plan, Ts::now()).unwrap();
     let only = sums.values().next().unwrap();
     assert_eq!((only.people, only.measurements), (1.0, 1.0), "{sums:?}");

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use karada::db::schema::{enrollment_codes, points_ledger};
-use karada::db::{Id, Ts};
+use karada::db::{Id, OrgId, Ts, UserId};
 
 use crate::both_backends;
 use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
@@ -1909,10 +1909,10 @@ async fn a_summary_for_an_organisation_holds_only_individually_consented_residen
     for day in ["2026-11-02", "2026-11-03", "2026-11-10"] {
         assert_eq!(upload(&app, &taro.access, bp(day, 8)).await, 201);
     }
-    let user = Id(taro.user_id.parse().unwrap());
+    let user = UserId(taro.user_id.parse().unwrap());
     let reader = |org_id: &str| Reader {
         actor: user,
-        organization_id: Id(org_id.parse().unwrap()),
+        organization_id: OrgId(org_id.parse().unwrap()),
         organization_name: "reader".to_owned(),
     };
     // Blood pressure measurements the organisation's read drew on.

@@ -3,7 +3,7 @@
 
 use super::scopes::Scope;
 use crate::accounts::Role;
-use crate::db::{Id, Ts};
+use crate::db::{SessionId, Ts, UserId};
 use chrono::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,12 @@ impl JwtKeys {
     }
 
     /// Issues an access token for a session.
-    pub fn issue(&self, user_id: Id, role: Role, session_id: Id) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        role: Role,
+        session_id: SessionId,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Ts::now().0.timestamp();
         self.sign(&Claims {
             iss: ISSUER.to_owned(),

@@ -5,7 +5,7 @@ use super::scopes::{Modality, Scope, format_scopes};
 use super::secrets::{hash_secret, random_hex};
 use crate::accounts::User;
 use crate::db::schema::{app_tokens, users};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{AppId, AppTokenId, DbConn, Ts, UserId};
 use chrono::Duration;
 use diesel::prelude::*;
 
@@ -21,9 +21,9 @@ pub fn is_app_token(bearer: &str) -> bool {
 #[diesel(table_name = app_tokens)]
 pub struct AppToken {
     /// Token id.
-    pub id: Id,
+    pub id: AppTokenId,
     /// Owner.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Name given by the resident or the device.
     pub name: String,
     /// Space-separated scopes.
@@ -35,7 +35,7 @@ pub struct AppToken {
     /// Expiry.
     pub expires_at: Ts,
     /// The registered app that claimed it, if one did (only then may it be `sensed`).
-    pub app_id: Option<Id>,
+    pub app_id: Option<AppId>,
 }
 
 /// What an app token authenticates as.
@@ -51,15 +51,15 @@ pub struct AppTokenAuth {
 /// registered app it is for, whose word alone makes a token `sensed`.
 pub fn create_app_token(
     conn: &mut DbConn,
-    user_id: Id,
+    user_id: UserId,
     name: &str,
     scopes: &[Scope],
     modality: Modality,
     ttl_days: i64,
-    app_id: Option<Id>,
+    app_id: Option<AppId>,
 ) -> QueryResult<(AppToken, String)> {
     let now = Ts::now();
-    let id = Id::new();
+    let id = AppTokenId::new();
     let secret = format!("{APP_TOKEN_PREFIX}{}", random_hex(32));
     diesel::insert_into(app_tokens::table)
         .values((
@@ -79,7 +79,12 @@ pub fn create_app_token(
 }
 
 /// A page of the resident's live (unrevoked, unexpired) app tokens, oldest first, after `after`.
-pub fn list_app_tokens(conn: &mut DbConn, user_id: Id, after: Option<Id>, limit: i64) -> QueryResult<Vec<AppToken>> {
+pub fn list_app_tokens(
+    conn: &mut DbConn,
+    user_id: UserId,
+    after: Option<AppTokenId>,
+    limit: i64,
+) -> QueryResult<Vec<AppToken>> {
     let mut q = app_tokens::table
         .filter(app_tokens::user_id.eq(user_id))
         .filter(app_tokens::revoked_at.is_null())
@@ -95,7 +100,7 @@ pub fn list_app_tokens(conn: &mut DbConn, user_id: Id, after: Option<Id>, limit:
 }
 
 /// Revokes one of the resident's app tokens; false if there is no such live token of theirs.
-pub fn revoke_app_token(conn: &mut DbConn, user_id: Id, id: Id) -> QueryResult<bool> {
+pub fn revoke_app_token(conn: &mut DbConn, user_id: UserId, id: AppTokenId) -> QueryResult<bool> {
     let n = diesel::update(
         app_tokens::table
             .filter(app_tokens::id.eq(id))

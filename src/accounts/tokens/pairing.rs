@@ -5,7 +5,7 @@ use super::app_tokens::{AppToken, create_app_token};
 use super::scopes::{Modality, Scope, format_scopes, parse_scopes};
 use super::secrets::hash_secret;
 use crate::db::schema::pairing_codes;
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{AppId, DbConn, PairingCodeId, Ts, UserId};
 use chrono::Duration;
 use diesel::prelude::*;
 
@@ -44,8 +44,8 @@ pub fn random_code() -> String {
 /// the claiming app is registered for).
 pub fn create_pairing_code(
     conn: &mut DbConn,
-    user_id: Id,
-    app_id: Option<Id>,
+    user_id: UserId,
+    app_id: Option<AppId>,
     scopes: Option<&[Scope]>,
 ) -> QueryResult<(String, Ts)> {
     let now = Ts::now();
@@ -53,7 +53,7 @@ pub fn create_pairing_code(
     let expires_at = now.plus(PAIRING_TTL);
     diesel::insert_into(pairing_codes::table)
         .values((
-            pairing_codes::id.eq(Id::new()),
+            pairing_codes::id.eq(PairingCodeId::new()),
             pairing_codes::user_id.eq(user_id),
             pairing_codes::code_hash.eq(hash_secret(&code)),
             pairing_codes::created_at.eq(now),
@@ -92,7 +92,7 @@ pub enum Claimed {
 pub fn claim_pairing_code(conn: &mut DbConn, code: &str, claimant: Claimant<'_>, name: &str) -> QueryResult<Claimed> {
     let now = Ts::now();
     let hash = hash_secret(&normalize_pairing_code(code));
-    let found: Option<(Id, Id, Option<Id>, Option<String>)> = pairing_codes::table
+    let found: Option<(PairingCodeId, UserId, Option<AppId>, Option<String>)> = pairing_codes::table
         .filter(pairing_codes::code_hash.eq(&hash))
         .filter(pairing_codes::claimed_at.is_null())
         .filter(pairing_codes::expires_at.gt(now))

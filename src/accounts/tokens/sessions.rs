@@ -4,7 +4,7 @@
 use super::secrets::{hash_secret, random_hex};
 use crate::accounts::User;
 use crate::db::schema::{refresh_tokens, sessions};
-use crate::db::{DbConn, Id, Ts};
+use crate::db::{DbConn, RefreshTokenId, SessionId, Ts, UserId};
 use chrono::Duration;
 use diesel::prelude::*;
 
@@ -17,16 +17,16 @@ const REFRESH_PREFIX: &str = "krt_";
 #[derive(Debug)]
 pub struct IssuedRefresh {
     /// The login session (refresh-token family).
-    pub session_id: Id,
+    pub session_id: SessionId,
     /// The opaque token.
     pub token: String,
 }
 
-fn insert_refresh(conn: &mut DbConn, session_id: Id, user_id: Id, now: Ts) -> QueryResult<String> {
+fn insert_refresh(conn: &mut DbConn, session_id: SessionId, user_id: UserId, now: Ts) -> QueryResult<String> {
     let token = format!("{REFRESH_PREFIX}{}", random_hex(32));
     diesel::insert_into(refresh_tokens::table)
         .values((
-            refresh_tokens::id.eq(Id::new()),
+            refresh_tokens::id.eq(RefreshTokenId::new()),
             refresh_tokens::session_id.eq(session_id),
             refresh_tokens::user_id.eq(user_id),
             refresh_tokens::token_hash.eq(hash_secret(&token)),
@@ -38,9 +38,9 @@ fn insert_refresh(conn: &mut DbConn, session_id: Id, user_id: Id, now: Ts) -> Qu
 }
 
 /// Starts a login session with its first refresh token.
-pub fn start_session(conn: &mut DbConn, user_id: Id) -> QueryResult<IssuedRefresh> {
+pub fn start_session(conn: &mut DbConn, user_id: UserId) -> QueryResult<IssuedRefresh> {
     let now = Ts::now();
-    let session_id = Id::new();
+    let session_id = SessionId::new();
     diesel::insert_into(sessions::table)
         .values((
             sessions::id.eq(session_id),
@@ -67,9 +67,9 @@ pub enum Rotation {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = refresh_tokens)]
 struct PresentedRefresh {
-    id: Id,
-    session_id: Id,
-    user_id: Id,
+    id: RefreshTokenId,
+    session_id: SessionId,
+    user_id: UserId,
     expires_at: Ts,
     used_at: Option<Ts>,
     #[diesel(select_expression = sessions::revoked_at)]
@@ -123,7 +123,7 @@ pub fn rotate(conn: &mut DbConn, presented: &str) -> QueryResult<Rotation> {
 }
 
 /// Revokes a session (if not already revoked); its refresh tokens and access tokens stop working.
-pub fn revoke_session(conn: &mut DbConn, session_id: Id, reason: &str) -> QueryResult<()> {
+pub fn revoke_session(conn: &mut DbConn, session_id: SessionId, reason: &str) -> QueryResult<()> {
     diesel::update(
         sessions::table
             .filter(sessions::id.eq(session_id))
@@ -136,7 +136,7 @@ pub fn revoke_session(conn: &mut DbConn, session_id: Id, reason: &str) -> QueryR
 
 /// Ends the session a refresh token belongs to (logout). Unknown tokens are ignored.
 pub fn logout(conn: &mut DbConn, presented: &str) -> QueryResult<()> {
-    let session: Option<Id> = refresh_tokens::table
+    let session: Option<SessionId> = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash_secret(presented)))
         .select(refresh_tokens::session_id)
         .first(conn)
@@ -148,7 +148,12 @@ pub fn logout(conn: &mut DbConn, presented: &str) -> QueryResult<()> {
 }
 
 /// Revokes every session of an account except `keep` (password change).
-pub fn revoke_other_sessions(conn: &mut DbConn, user_id: Id, keep: Option<Id>, reason: &str) -> QueryResult<usize> {
+pub fn revoke_other_sessions(
+    conn: &mut DbConn,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    reason: &str,
+) -> QueryResult<usize> {
     let mut q = diesel::update(sessions::table)
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())

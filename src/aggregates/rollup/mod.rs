@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 pub use rebuild::rebuild;
 
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, UserId};
 use crate::measurements::catalogue::{self, FieldDef, FieldKind};
 
 /// Buckets per field: a percentile read from them is off by at most one bucket width,
@@ -78,7 +78,7 @@ pub fn bucket_of(lo: f64, hi: f64, v: f64) -> i32 {
 #[derive(Debug, Clone)]
 pub struct Subject {
     /// The resident.
-    pub user_id: Id,
+    pub user_id: UserId,
     /// Date of birth (age bands).
     pub birth_date: Option<NaiveDate>,
     /// Sex as recorded.
@@ -178,7 +178,7 @@ pub fn apply(conn: &mut DbConn, who: &Subject, changes: &[Change<'_>]) -> diesel
 
 /// Deletes every rollup row of `user` (their erasure), so the next aggregate answer no longer
 /// counts them.
-pub fn forget(conn: &mut DbConn, user: Id) -> diesel::QueryResult<()> {
+pub fn forget(conn: &mut DbConn, user: UserId) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
 
     use crate::db::schema::{
@@ -226,7 +226,7 @@ mod tests {
 
     fn subject() -> Subject {
         Subject {
-            user_id: Id::new(),
+            user_id: UserId::new(),
             birth_date: NaiveDate::from_ymd_opt(1986, 6, 15),
             sex: "female".to_owned(),
         }

@@ -13,13 +13,13 @@ use crate::db::schema::{
     measurement_rollup_years as years, measurement_rollups as rollups, measurements,
 };
 use crate::db::types::Json;
-use crate::db::{DbConn, Id};
+use crate::db::{DbConn, UserId};
 use crate::measurements::catalogue;
 
 #[derive(Insertable)]
 #[diesel(table_name = rollups)]
 struct RollupRow {
-    user_id: Id,
+    user_id: UserId,
     kind: String,
     field: String,
     month: NaiveDate,
@@ -33,7 +33,7 @@ struct RollupRow {
 #[derive(Insertable)]
 #[diesel(table_name = years)]
 struct YearRow {
-    user_id: Id,
+    user_id: UserId,
     kind: &'static str,
     field: String,
     year: NaiveDate,
@@ -48,7 +48,7 @@ struct YearRow {
 #[derive(Insertable)]
 #[diesel(table_name = year_buckets)]
 struct YearBucketRow {
-    user_id: Id,
+    user_id: UserId,
     kind: &'static str,
     field: String,
     year: NaiveDate,
@@ -62,7 +62,7 @@ struct YearBucketRow {
 #[derive(Insertable)]
 #[diesel(table_name = buckets)]
 struct BucketRow {
-    user_id: Id,
+    user_id: UserId,
     kind: String,
     field: String,
     month: NaiveDate,

@@ -3,7 +3,7 @@
 
 use super::shared::fail_if_any;
 use crate::accounts::tokens::{self, AppToken, Modality, Scope, app_scopes};
-use crate::db::Id;
+use crate::db::AppTokenId;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -228,7 +228,7 @@ pub(super) async fn revoke_app_token(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let id = Id(path.into_inner());
+    let id = AppTokenId(path.into_inner());
     let revoked = state
         .tx(move |c| Ok(tokens::revoke_app_token(c, who.user_id, id)?))
         .await?;

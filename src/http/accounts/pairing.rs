@@ -4,7 +4,6 @@
 use super::app_tokens::AppTokenCreated;
 use super::shared::fail_if_any;
 use crate::accounts::tokens::{self, Scope, app_scopes};
-use crate::db::Id;
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -83,7 +82,7 @@ pub(super) async fn create_pairing_code(
     let r = pairing_request(&req, &body)?;
     let mut errors = Vec::new();
     let scopes: Option<Vec<Scope>> = r.scopes.as_ref().map(|requested| app_scopes(requested, &mut errors));
-    let app_id = r.app_id.map(Id);
+    let app_id = r.app_id.map(crate::db::AppId);
     let (code, expires_at) = state
         .tx(move |c| {
             if let Some(app) = app_id

@@ -6,7 +6,7 @@ use crate::accounts::erasure::Erasure;
 use crate::accounts::password::Password;
 use crate::accounts::tokens::{self, Scope};
 use crate::accounts::{self, ProfileChanges, Role, Sex, User};
-use crate::db::{Id, Ts};
+use crate::db::{Ts, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::{Operator, Principal};
@@ -264,7 +264,7 @@ pub(super) async fn admin_get_user(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<UserView>> {
-    let id = Id(path.into_inner());
+    let id = UserId(path.into_inner());
     let user = state.db(move |c| Ok(accounts::find(c, id)?)).await?;
     Ok(web::Json(user.into()))
 }

@@ -6,7 +6,7 @@ use super::shared::{client_addr, fail_if_any, hash_password, verify_password};
 use crate::accounts::password::Password;
 use crate::accounts::tokens::{self, IssuedRefresh, Rotation};
 use crate::accounts::{self, NewUser, Role, Sex};
-use crate::db::{Id, Ts};
+use crate::db::{Ts, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -85,7 +85,7 @@ pub struct RegisterResponse {
     pub expires_in: i64,
 }
 
-fn token_pair(state: &AppState, user_id: Id, role: Role, refresh: IssuedRefresh) -> AppResult<TokenPair> {
+fn token_pair(state: &AppState, user_id: UserId, role: Role, refresh: IssuedRefresh) -> AppResult<TokenPair> {
     let access_token = state
         .keys
         .issue(user_id, role, refresh.session_id)
@@ -150,7 +150,7 @@ async fn new_user(r: RegisterRequest) -> AppResult<NewUser> {
     fail_if_any(errors)?;
     let now = Ts::now();
     Ok(NewUser {
-        id: Id::new(),
+        id: UserId::new(),
         email,
         password_hash: hash_password(r.password).await?,
         display_name,

@@ -2,7 +2,7 @@
 //! lotteries.
 
 use super::resident::LotteryStatus;
-use crate::db::{Id, Ts};
+use crate::db::{LotteryId, Ts};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Operator;
@@ -37,7 +37,7 @@ pub struct LotteryInput {
 }
 
 impl LotteryInput {
-    fn into_lottery(self, id: Id, created_at: Ts) -> Lottery {
+    fn into_lottery(self, id: LotteryId, created_at: Ts) -> Lottery {
         Lottery {
             id,
             programme_id: self.programme,
@@ -152,7 +152,7 @@ pub(super) async fn admin_create_lottery(
     _: Operator,
     body: web::Json<LotteryInput>,
 ) -> AppResult<HttpResponse> {
-    let lottery = body.into_inner().into_lottery(Id::new(), Ts::now());
+    let lottery = body.into_inner().into_lottery(LotteryId::new(), Ts::now());
     let created = state
         .tx(move |c| {
             check(c, &lottery)?;
@@ -190,7 +190,7 @@ pub(super) async fn admin_list_lotteries(
                 .collect::<AppResult<Vec<_>>>()
         })
         .await?;
-    let paged = Paged::from_rows(page, views, |v| Id(v.id), |v| v);
+    let paged = Paged::from_rows(page, views, |v| LotteryId(v.id), |v| v);
     Ok(web::Json(paged))
 }
 
@@ -211,7 +211,7 @@ pub(super) async fn admin_get_lottery(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<LotteryAdminView>> {
-    let id = Id(path.into_inner());
+    let id = LotteryId(path.into_inner());
     let v = state
         .db(move |c| {
             let l = lotteries::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -243,7 +243,7 @@ pub(super) async fn admin_update_lottery(
     path: web::Path<uuid::Uuid>,
     body: web::Json<LotteryInput>,
 ) -> AppResult<web::Json<LotteryAdminView>> {
-    let id = Id(path.into_inner());
+    let id = LotteryId(path.into_inner());
     let input = body.into_inner();
     let v = state
         .tx(move |c| {
@@ -278,7 +278,7 @@ pub(super) async fn admin_delete_lottery(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    let id = Id(path.into_inner());
+    let id = LotteryId(path.into_inner());
     state
         .tx(move |c| {
             lotteries::editable(c, id)?.map_err(blocked)?;
@@ -306,7 +306,7 @@ pub(super) async fn admin_close_lottery(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<LotteryAdminView>> {
-    let id = Id(path.into_inner());
+    let id = LotteryId(path.into_inner());
     let v = state
         .tx(move |c| {
             let l = lotteries::close(c, id)?.ok_or(AppError::NotFound)?;
@@ -357,7 +357,7 @@ pub(super) async fn admin_draw_lottery(
     path: web::Path<uuid::Uuid>,
     body: web::Json<DrawInput>,
 ) -> AppResult<web::Json<DrawView>> {
-    let id = Id(path.into_inner());
+    let id = LotteryId(path.into_inner());
     let seed = match body.into_inner().seed {
         Some(s) if s.is_empty() || s.chars().count() > 200 => {
             return Err(AppError::invalid("seed", "must be 1 to 200 characters"));

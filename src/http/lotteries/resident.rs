@@ -2,7 +2,7 @@
 //! the resident's own entries.
 
 use crate::accounts::tokens::Scope;
-use crate::db::{Id, Ts};
+use crate::db::{LotteryId, Ts, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -104,7 +104,7 @@ pub(super) async fn list_lotteries(
         .db(move |c| {
             let ids = points::eligible_programme_ids(c, user_id, age)?;
             let rows = lotteries::list(c, &ids, page.after, PageQuery::fetch(page))?;
-            let lottery_ids: Vec<Id> = rows.iter().map(|l| l.id).collect();
+            let lottery_ids: Vec<LotteryId> = rows.iter().map(|l| l.id).collect();
             let (tickets, won) = lotteries::my_part(c, user_id, &lottery_ids)?;
             Ok((rows, tickets, won))
         })
@@ -123,7 +123,12 @@ pub(super) async fn list_lotteries(
 }
 
 /// Loads a lottery the caller may take part in, with their part in it.
-fn visible(c: &mut crate::db::DbConn, user_id: Id, age: Option<i32>, id: Id) -> AppResult<(Lottery, i64, bool)> {
+fn visible(
+    c: &mut crate::db::DbConn,
+    user_id: UserId,
+    age: Option<i32>,
+    id: LotteryId,
+) -> AppResult<(Lottery, i64, bool)> {
     let programmes = points::eligible_programme_ids(c, user_id, age)?;
     let lottery = lotteries::find_in(c, id, &programmes)?.ok_or(AppError::NotFound)?;
     let (tickets, won) = lotteries::my_part(c, user_id, &[id])?;
@@ -148,7 +153,7 @@ pub(super) async fn get_lottery(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<LotteryView>> {
     who.require(Scope::PointsRead)?;
-    let (id, user_id) = (Id(path.into_inner()), who.user_id);
+    let (id, user_id) = (LotteryId(path.into_inner()), who.user_id);
     let (_, age) = today_and_age(&who);
     let (lottery, tickets, won) = state.db(move |c| visible(c, user_id, age, id)).await?;
     Ok(web::Json(view(lottery, Ts::now(), tickets, won)))
@@ -211,7 +216,7 @@ pub(super) async fn enter_lottery(
     body: web::Json<EntryInput>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let id = Id(path.into_inner());
+    let id = LotteryId(path.into_inner());
     let input = body.into_inner();
     let tickets = lotteries::validate_entry(input.count, input.client_ref.as_deref()).map_err(AppError::Validation)?;
     let (today, age) = today_and_age(&who);
@@ -314,7 +319,7 @@ pub(super) async fn my_entries(
     let (rows, won) = state
         .db(move |c| {
             let rows = lotteries::entries_of(c, user_id, page.after, PageQuery::fetch(page))?;
-            let ids: Vec<Id> = rows.iter().map(|(_, l)| l.id).collect();
+            let ids: Vec<LotteryId> = rows.iter().map(|(_, l)| l.id).collect();
             let (_, won) = lotteries::my_part(c, user_id, &ids)?;
             Ok((rows, won))
         })

@@ -2,7 +2,7 @@
 //! type, one by id, and deleting one.
 
 use crate::accounts::tokens::{Modality, Scope};
-use crate::db::{Id, Ts};
+use crate::db::{MeasurementId, Ts};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -156,7 +156,7 @@ impl ListQuery {
 impl MeasurementPage {
     /// A page from `limit + 1` rows fetched newest first.
     pub(crate) fn from_rows(limit: u32, rows: Vec<Measurement>, birth: Option<NaiveDate>) -> Self {
-        let page = crate::http::paging::Page { limit, after: None };
+        let page = crate::http::paging::Page::<MeasurementId> { limit, after: None };
         let paged = Paged::from_rows_with(
             page,
             rows,
@@ -206,7 +206,7 @@ fn decode_cursor(raw: &str) -> Option<ListCursor> {
     let bytes = hex::decode(raw).ok()?;
     let (micros, id) = bytes.split_at_checked(8)?;
     let at = DateTime::from_timestamp_micros(i64::from_be_bytes(micros.try_into().ok()?))?;
-    Some((Ts::from(at), Id(uuid::Uuid::from_slice(id).ok()?)))
+    Some((Ts::from(at), MeasurementId(uuid::Uuid::from_slice(id).ok()?)))
 }
 
 /// The resident's measurements, newest first, with type and time filters.
@@ -281,7 +281,7 @@ pub(super) async fn get_measurement(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<MeasurementView>> {
     who.require(Scope::MeasurementsRead)?;
-    let (user_id, id) = (who.user_id, Id(path.into_inner()));
+    let (user_id, id) = (who.user_id, MeasurementId(path.into_inner()));
     let m = state.db(move |c| Ok(measurements::find(c, user_id, id)?)).await?;
     Ok(web::Json(view(m, who.user.birth_date)))
 }
@@ -304,7 +304,7 @@ pub(super) async fn delete_measurement(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::MeasurementsWrite)?;
-    let (uploader, id) = (uploader(&who), Id(path.into_inner()));
+    let (uploader, id) = (uploader(&who), MeasurementId(path.into_inner()));
     let deleted = state.db(move |c| Ok(upload::delete(c, &uploader, id)?)).await?;
     if deleted {
         Ok(HttpResponse::NoContent().finish())

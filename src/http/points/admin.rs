@@ -2,7 +2,7 @@
 //! (list, create, change).
 
 use super::resident::{RuleView, RulesView, rule_view};
-use crate::db::Id;
+use crate::db::RuleId;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Operator;
@@ -39,7 +39,7 @@ pub struct RuleInput {
 }
 
 /// The rule an operator wrote, checked against the programmes and the rules in force.
-fn check_rule(c: &mut crate::db::DbConn, id: Id, input: RuleInput) -> AppResult<points::Rule> {
+fn check_rule(c: &mut crate::db::DbConn, id: RuleId, input: RuleInput) -> AppResult<points::Rule> {
     let rule = points::Rule {
         id,
         programme_id: input.programme,
@@ -101,7 +101,7 @@ pub(super) async fn admin_create_rule(
     let input = body.into_inner();
     let rule = state
         .tx(move |c| {
-            let rule = check_rule(c, Id::new(), input)?;
+            let rule = check_rule(c, RuleId::new(), input)?;
             points::create_rule(c, &rule)?;
             points::find_rule(c, rule.id)?.ok_or_else(|| AppError::internal("created rule not readable"))
         })
@@ -130,7 +130,7 @@ pub(super) async fn admin_replace_rule(
     path: web::Path<uuid::Uuid>,
     body: web::Json<RuleInput>,
 ) -> AppResult<web::Json<RuleView>> {
-    let (id, input) = (Id(path.into_inner()), body.into_inner());
+    let (id, input) = (RuleId(path.into_inner()), body.into_inner());
     let rule = state
         .tx(move |c| {
             let rule = check_rule(c, id, input)?;
@@ -167,7 +167,7 @@ pub(super) async fn admin_retire_rule(
     _: Operator,
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    let id = Id(path.into_inner());
+    let id = RuleId(path.into_inner());
     let retired = state.tx(move |c| Ok(points::retire_rule(c, id)?)).await?;
     if retired {
         Ok(HttpResponse::NoContent().finish())
@@ -236,7 +236,7 @@ impl ProgrammeAdmin {
             max_age: self.max_age,
             daily_cap: self.daily_cap,
             created_at,
-            organization_id: self.organization_id.map(crate::db::Id),
+            organization_id: self.organization_id.map(crate::db::OrgId),
             award_window_days: self.award_window_days,
         };
         let errors = points::validate_programme(&p, eligibility);

@@ -3,7 +3,7 @@
 //! and revoking one.
 
 use crate::accounts::tokens::Scope;
-use crate::db::{Id, Ts};
+use crate::db::{ConsentId, OrgId, Ts, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -289,8 +289,8 @@ fn consent_view(row: WithOrg, types: Vec<String>, now: Ts) -> ConsentView {
 
 /// Loads the types of each consent and builds the views.
 fn consent_views(c: &mut crate::db::DbConn, rows: Vec<WithOrg>) -> AppResult<Vec<ConsentView>> {
-    let ids: Vec<Id> = rows.iter().map(|r| r.consent.id).collect();
-    let mut types: HashMap<Id, Vec<String>> = HashMap::new();
+    let ids: Vec<ConsentId> = rows.iter().map(|r| r.consent.id).collect();
+    let mut types: HashMap<ConsentId, Vec<String>> = HashMap::new();
     for (id, t) in consents::types_of(c, &ids)? {
         types.entry(id).or_default().push(t);
     }
@@ -304,7 +304,7 @@ fn consent_views(c: &mut crate::db::DbConn, rows: Vec<WithOrg>) -> AppResult<Vec
         .collect())
 }
 
-fn one_consent(c: &mut crate::db::DbConn, user: Id, id: Id) -> AppResult<ConsentView> {
+fn one_consent(c: &mut crate::db::DbConn, user: UserId, id: ConsentId) -> AppResult<ConsentView> {
     let row = consents::find(c, user, id)?.ok_or(AppError::NotFound)?;
     consent_views(c, vec![row])?.pop().ok_or(AppError::NotFound)
 }
@@ -355,7 +355,7 @@ fn new_consent(input: ConsentInput, today: chrono::NaiveDate) -> AppResult<NewCo
         }
     };
     Ok(NewConsent {
-        organization_id: Id(input.organization_id),
+        organization_id: OrgId(input.organization_id),
         measurement_types: types,
         include_points: input.include_points,
         access: input.access,
@@ -393,7 +393,7 @@ pub(super) async fn list_consents(
             consent_views(c, rows)
         })
         .await?;
-    Ok(web::Json(Paged::from_rows(page, views, |v| Id(v.id), |v| v)))
+    Ok(web::Json(Paged::from_rows(page, views, |v| ConsentId(v.id), |v| v)))
 }
 
 /// One of the resident's consents.
@@ -414,7 +414,7 @@ pub(super) async fn get_consent(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<ConsentView>> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, Id(path.into_inner()));
+    let (user, id) = (who.user_id, ConsentId(path.into_inner()));
     Ok(web::Json(state.db(move |c| one_consent(c, user, id)).await?))
 }
 
@@ -436,7 +436,7 @@ pub(super) async fn get_receipt(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<web::Json<ConsentReceipt>> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, Id(path.into_inner()));
+    let (user, id) = (who.user_id, ConsentId(path.into_inner()));
     Ok(web::Json(state.db(move |c| one_consent(c, user, id)).await?.receipt))
 }
 
@@ -459,7 +459,7 @@ pub(super) async fn revoke_consent(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, Id(path.into_inner()));
+    let (user, id) = (who.user_id, ConsentId(path.into_inner()));
     if state.tx(move |c| Ok(consents::revoke(c, user, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -1,7 +1,7 @@
 //! A resident's organisation memberships: joining with an enrollment code, listing and leaving.
 
 use crate::accounts::tokens::Scope;
-use crate::db::Id;
+use crate::db::MembershipId;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -138,7 +138,7 @@ pub(super) async fn leave(
     path: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, Id(path.into_inner()));
+    let (user, id) = (who.user_id, MembershipId(path.into_inner()));
     match state.db(move |c| Ok(usecases::sharing::leave(c, user, id)?)).await? {
         Leave::Left | Leave::AlreadyLeft => Ok(HttpResponse::NoContent().finish()),
         Leave::NotFound => Err(AppError::NotFound),

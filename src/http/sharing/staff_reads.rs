@@ -1,7 +1,7 @@
 //! Organisation staff reads of one member's data under that member's consent, and the check that
 //! admits a staff reader.
 
-use crate::db::Id;
+use crate::db::{OrgId, UserId};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::AppState;
 use crate::http::auth::Principal;
@@ -12,7 +12,7 @@ use actix_web::{get, web};
 
 /// The reader of an individual read: a member of the organisation's staff (already checked), with
 /// the organisation's name for the member's access log. 404 if the organisation is gone.
-pub(crate) fn staff_reader(c: &mut crate::db::DbConn, org: Id, actor: Id) -> AppResult<Reader> {
+pub(crate) fn staff_reader(c: &mut crate::db::DbConn, org: OrgId, actor: UserId) -> AppResult<Reader> {
     let org_row = orgs::find(c, org)?.ok_or(AppError::NotFound)?;
     Ok(Reader {
         actor,
@@ -47,7 +47,7 @@ pub(super) async fn member_measurements(
     query: web::Query<ListQuery>,
 ) -> AppResult<web::Json<MeasurementPage>> {
     let (org, subject) = path.into_inner();
-    let (org, subject) = (Id(org), Id(subject));
+    let (org, subject) = (OrgId(org), UserId(subject));
     who.require_staff(org, StaffRole::HealthStaff)?;
     let ListRequest {
         def,
