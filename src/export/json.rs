@@ -4,15 +4,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::store::{self, for_each};
 use super::{ExportError, Writer};
 use crate::accounts::User;
-use crate::accounts::tokens::{Modality, parse_scopes};
+use crate::accounts::tokens::parse_scopes;
 use crate::db::{DbConn, Ts};
-use crate::measurements::Measurement;
+use crate::measurements::MeasurementView;
 
 /// The value of [`ExportDocument::format`].
 pub const FORMAT_NAME: &str = "karada-export";
@@ -40,7 +39,7 @@ pub struct ExportDocument {
     /// Roles in organisations, for staff.
     pub staff_roles: Vec<StaffRoleItem>,
     /// Every measurement.
-    pub measurements: Vec<MeasurementItem>,
+    pub measurements: Vec<MeasurementView>,
     /// Health points.
     pub points: PointsSection,
     /// Lottery tickets bought.
@@ -138,55 +137,6 @@ pub struct StaffRoleItem {
     pub role: String,
     /// Since.
     pub created_at: DateTime<Utc>,
-}
-
-/// A measurement.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MeasurementItem {
-    /// The measurement's id: an import of this document recognises it by this id and stores nothing twice.
-    pub id: uuid::Uuid,
-    /// Type name (see `docs/MEASUREMENT-TYPES.md`).
-    #[serde(rename = "type")]
-    #[schema(rename = "type")]
-    pub kind: String,
-    /// When it was measured.
-    pub effective_at: DateTime<Utc>,
-    /// The resident's calendar day at `effective_at`.
-    pub local_date: NaiveDate,
-    /// The values, as defined by the catalogue.
-    #[schema(value_type = Object)]
-    pub values: Map<String, Value>,
-    /// Device or app that produced it.
-    pub source: String,
-    /// The client's reference.
-    pub client_ref: Option<String>,
-    /// `sensed` or `self_reported`.
-    pub modality: Modality,
-    /// Free text.
-    pub note: Option<String>,
-    /// Stored.
-    pub created_at: DateTime<Utc>,
-    /// Last replaced (daily totals).
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Measurement> for MeasurementItem {
-    fn from(m: &Measurement) -> Self {
-        MeasurementItem {
-            id: m.id.0,
-            kind: m.kind.clone(),
-            effective_at: m.effective_at.0,
-            local_date: m.local_date,
-            values: m.values(),
-            source: m.source.clone(),
-            client_ref: m.client_ref.clone(),
-            modality: Modality::from_stored(&m.modality),
-            note: m.note.clone(),
-            created_at: m.created_at.0,
-            updated_at: m.updated_at.0,
-        }
-    }
 }
 
 /// Health points.
@@ -428,7 +378,7 @@ pub fn render(conn: &mut DbConn, user: &User, now: Ts, out: &mut Writer<'_>) -> 
         "measurements",
         |c, after, limit| store::measurements(c, id, after, limit),
         store::measurement_key,
-        |m| MeasurementItem::from(&m),
+        |m| MeasurementView::of(m, None),
     )?;
 
     let balances: Vec<BalanceItem> = store::balances(conn, id)?

@@ -5,6 +5,7 @@
 mod bulk;
 pub mod catalogue;
 pub mod validate;
+mod view;
 
 use std::collections::HashMap;
 
@@ -18,6 +19,7 @@ use crate::db::schema::measurements;
 use crate::db::types::{Json, SqlUuid};
 use crate::db::{DbConn, MeasurementId, Ts, UserId};
 pub use validate::{Context, MeasurementInput, ValidMeasurement};
+pub use view::MeasurementView;
 
 /// Most items in one batch upload.
 pub const MAX_BATCH: usize = 1000;

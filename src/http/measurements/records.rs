@@ -1,7 +1,7 @@
 //! The resident's own measurements: the view of one, paged and filtered lists, the latest of each
 //! type, one by id, and deleting one.
 
-use crate::accounts::tokens::{Modality, Scope};
+use crate::accounts::tokens::Scope;
 use crate::db::{MeasurementId, Ts};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::AppState;
@@ -13,58 +13,13 @@ use crate::usecases::upload;
 use actix_web::{HttpResponse, delete, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-/// A stored measurement.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MeasurementView {
-    /// The measurement's id: what `GET` and `DELETE /v1/measurements/{id}` take.
-    pub id: uuid::Uuid,
-    /// Type name.
-    #[serde(rename = "type")]
-    #[schema(rename = "type")]
-    pub kind: String,
-    /// When it was measured (UTC).
-    pub effective_at: DateTime<Utc>,
-    /// The resident's calendar day at `effective_at`.
-    pub local_date: NaiveDate,
-    /// The values, as defined by the catalogue.
-    #[schema(value_type = Object)]
-    pub values: Map<String, Value>,
-    /// Device or app that produced it.
-    pub source: String,
-    /// The client's reference, if it gave one.
-    pub client_ref: Option<String>,
-    /// `sensed` (device or kiosk) or `self_reported` (typed in).
-    pub modality: Modality,
-    /// Free text.
-    pub note: Option<String>,
-    /// When it was stored.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed (a daily total replaced by a later upload).
-    pub updated_at: DateTime<Utc>,
-    /// `vascular_age` only: vascular age minus the resident's age on that day, in years.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vascular_age_gap: Option<f64>,
-}
+pub use crate::measurements::MeasurementView;
 
 /// The view of a stored measurement; the vascular age gap only with the resident's birth date.
 pub(crate) fn view(m: Measurement, birth_date: Option<NaiveDate>) -> MeasurementView {
-    MeasurementView {
-        vascular_age_gap: m.vascular_age_gap(birth_date),
-        id: m.id.0,
-        values: m.values(),
-        kind: m.kind,
-        effective_at: m.effective_at.0,
-        local_date: m.local_date,
-        source: m.source,
-        client_ref: m.client_ref,
-        modality: Modality::from_stored(&m.modality),
-        note: m.note,
-        created_at: m.created_at.0,
-        updated_at: m.updated_at.0,
-    }
+    MeasurementView::of(m, birth_date)
 }
 
 /// The caller as the store sees an upload of theirs.
