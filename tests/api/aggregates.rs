@@ -14,7 +14,7 @@ use karada::http::Settings;
 
 use crate::both_backends;
 use crate::common::{Backend, PASSWORD, Resp, Session, TestApp, assert_problem};
-use crate::points::{admin, steps, weight};
+use crate::common::{admin, steps, weight};
 
 /// The smaller `k_min` most tests run with, to keep their populations small.
 const K: u32 = 3;
@@ -661,7 +661,7 @@ async fn statistics_are_exact_and_percentiles_within_one_bucket(app: TestApp) {
         let items = vs
             .iter()
             .enumerate()
-            .map(|(d, kg)| weight(&format!("2026-01-{:02}", d + 1), 7, *kg))
+            .map(|(d, kg)| weight(format!("2026-01-{:02}", d + 1), 7, *kg))
             .collect();
         batch(&app, s, items).await;
     }
@@ -1424,7 +1424,7 @@ async fn answers_equal_the_cells_counted_from_the_measurements(app: TestApp) {
             .weights
             .iter()
             .enumerate()
-            .map(|(j, (d, kg))| weight(&d.to_string(), 6 + (j % 12) as u32, *kg))
+            .map(|(j, (d, kg))| weight(d.to_string(), 6 + (j % 12) as u32, *kg))
             .collect();
         batch(&app, &p.session, items).await;
     }

@@ -7,8 +7,8 @@ use actix_web::test::TestRequest;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::common::admin;
 use crate::common::{Resp, Session, TestApp};
-use crate::points::admin;
 
 both_backends!(
     an_operator_registers_an_app_whose_secret_is_shown_once,
@@ -65,7 +65,7 @@ fn credentials(registered: &Value) -> String {
 /// Uploads a first vascular-age measurement with `token`: the default rule pays 3 points for a
 /// sensed one only. Returns the points the upload earned.
 async fn first_vascular_age_points(app: &TestApp, s: &Session, token: &str) -> i64 {
-    let before = crate::points::balance(app, s).await;
+    let before = crate::common::balance(app, s).await;
     let at = crate::common::from_now(chrono::Duration::hours(-1));
     let r = app
         .post(
@@ -75,7 +75,7 @@ async fn first_vascular_age_points(app: &TestApp, s: &Session, token: &str) -> i
         )
         .await;
     r.expect(201);
-    crate::points::balance(app, s).await - before
+    crate::common::balance(app, s).await - before
 }
 
 async fn an_operator_registers_an_app_whose_secret_is_shown_once(app: TestApp) {

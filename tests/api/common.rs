@@ -527,3 +527,117 @@ impl TestApp {
         self.service.call(req).await.expect("the service answers every request")
     }
 }
+
+// ---- fixtures shared by the test modules: operators, days, measurements, points ----
+
+/// The seeded `osaka` programme's step-tier rule.
+pub const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
+/// The seeded `osaka` programme's weighing rule.
+pub const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
+
+/// Registers `ops@example.jp` and makes it an operator; its access token.
+pub async fn admin(app: &TestApp) -> String {
+    use karada::db::schema::users;
+    let s = app.register("ops@example.jp").await;
+    let id = karada::db::UserId(s.user_id.parse().unwrap());
+    diesel::update(users::table.find(id))
+        .set(users::role.eq("admin"))
+        .execute(&mut app.db.conn())
+        .unwrap();
+    s.access
+}
+
+/// A local day `n` days before today in Tokyo (the test residents' timezone), as tests write dates.
+pub fn day(n: i64) -> String {
+    tokyo_day(n).to_string()
+}
+
+/// `day` at `hour`:00 in Tokyo as an RFC 3339 instant.
+pub fn tokyo_at(day: impl std::fmt::Display, hour: u32) -> String {
+    format!("{day}T{hour:02}:00:00+09:00")
+}
+
+/// A measurement of `kind` taken at the instant `at` with `values`, as a client uploads it.
+pub fn measurement(kind: &str, at: &str, values: Value) -> Value {
+    json!({"type": kind, "effective_at": at, "values": values})
+}
+
+/// A day's step total, taken at `hour` in Tokyo.
+pub fn steps(day: impl std::fmt::Display, hour: u32, count: i64) -> Value {
+    steps_at(&tokyo_at(day, hour), count)
+}
+
+/// A step total taken at the instant `at`.
+pub fn steps_at(at: &str, count: i64) -> Value {
+    measurement("steps", at, json!({ "count": count }))
+}
+
+/// A weighing at `hour` in Tokyo.
+pub fn weight(day: impl std::fmt::Display, hour: u32, kg: f64) -> Value {
+    measurement("body_weight", &tokyo_at(day, hour), json!({ "kg": kg }))
+}
+
+impl TestApp {
+    /// Uploads one measurement with `token` (a login session's or an app's).
+    pub async fn upload(&self, token: &str, body: Value) -> Resp {
+        self.post("/v1/measurements", Some(token), body).await
+    }
+}
+
+impl Resp {
+    /// The status code.
+    pub fn code(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    /// Asserts that an upload was stored (201) or found already stored (200, a retry or an older
+    /// daily total); the stored measurement.
+    #[track_caller]
+    pub fn stored(self) -> Value {
+        assert!(
+            matches!(self.code(), 200 | 201),
+            "upload refused: {} {}",
+            self.status,
+            String::from_utf8_lossy(&self.raw)
+        );
+        self.body
+    }
+}
+
+/// The resident's `osaka` balance through the API, checked against the ledger sum and the stored
+/// balance row, which may never be negative.
+pub async fn balance(app: &TestApp, s: &Session) -> i64 {
+    use karada::db::schema::{points_balances, points_ledger};
+    let r = app.get("/v1/points", Some(&s.access)).await;
+    r.expect(200);
+    let osaka = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["programme"]["id"] == "osaka")
+        .unwrap();
+    let b = osaka["balance"].as_i64().unwrap();
+    let user = karada::db::UserId(s.user_id.parse().unwrap());
+    let mut conn = app.db.conn();
+    let deltas: Vec<i32> = points_ledger::table
+        .filter(points_ledger::user_id.eq(user))
+        .filter(points_ledger::programme_id.eq("osaka"))
+        .select(points_ledger::delta)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        b,
+        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
+        "balance must equal the ledger sum"
+    );
+    let stored: Option<i32> = points_balances::table
+        .filter(points_balances::user_id.eq(user))
+        .filter(points_balances::programme_id.eq("osaka"))
+        .select(points_balances::balance)
+        .first(&mut conn)
+        .optional()
+        .unwrap();
+    assert_eq!(i64::from(stored.unwrap_or(0)), b, "the stored balance");
+    assert!(b >= 0, "a balance is never negative");
+    b
+}

@@ -19,7 +19,7 @@ use karada::http::Settings;
 
 use crate::both_backends;
 use crate::common::{Backend, PASSWORD, Resp, Session, TestApp, assert_problem, from_now};
-use crate::points::{admin, balance, day, steps, upload, weight};
+use crate::common::{admin, balance, day, steps, weight};
 
 both_backends!(
     a_wrong_or_missing_password_erases_nothing,
@@ -343,7 +343,10 @@ async fn lottery(app: &TestApp, ops: &str) -> String {
 
 async fn a_wrong_or_missing_password_erases_nothing(app: TestApp) {
     let taro = app.register("taro@example.jp").await;
-    assert_eq!(upload(&app, &taro.access, steps("2026-11-20", 12, 6500)).await, 201);
+    assert_eq!(
+        app.upload(&taro.access, steps("2026-11-20", 12, 6500)).await.code(),
+        201
+    );
     let token = app_token(&app, &taro, &["measurements:read"]).await;
     let before = mentions(&app, uid(&taro), "taro@example.jp");
     assert!(before.len() > 5, "{before:?}");
@@ -412,8 +415,8 @@ async fn erasure_ends_every_session_and_token_and_frees_the_email(app: TestApp) 
     let other_session = app.login("taro@example.jp", PASSWORD).await;
     let token = app_token(&app, &taro, &["measurements:write", "measurements:read", "points:read"]).await;
     let kiosk = kiosk_token(&app, &taro).await;
-    assert_eq!(upload(&app, &token, steps(&day(3), 12, 6500)).await, 201);
-    assert_eq!(upload(&app, &kiosk, weight(&day(3), 7, 61.0)).await, 201);
+    assert_eq!(app.upload(&token, steps(day(3), 12, 6500)).await.code(), 201);
+    assert_eq!(app.upload(&kiosk, weight(day(3), 7, 61.0)).await.code(), 201);
     assert!(balance(&app, &taro).await > 0);
     // A refresh token already rotated, and the pair it was rotated into.
     let r = app
@@ -438,7 +441,7 @@ async fn erasure_ends_every_session_and_token_and_frees_the_email(app: TestApp) 
         assert_problem(&app.get("/v1/measurements", Some(t)).await, 401, "unauthorized");
     }
     assert_problem(
-        &app.post("/v1/measurements", Some(&kiosk), weight(&day(2), 7, 61.0))
+        &app.post("/v1/measurements", Some(&kiosk), weight(day(2), 7, 61.0))
             .await,
         401,
         "unauthorized",
@@ -492,7 +495,10 @@ async fn erasure_ends_every_session_and_token_and_frees_the_email(app: TestApp) 
 async fn racing_erasures_of_one_account_both_end_well(app: TestApp) {
     let taro = app.register("taro@example.jp").await;
     let other = app.login("taro@example.jp", PASSWORD).await;
-    assert_eq!(upload(&app, &taro.access, steps("2026-11-20", 12, 6500)).await, 201);
+    assert_eq!(
+        app.upload(&taro.access, steps("2026-11-20", 12, 6500)).await.code(),
+        201
+    );
     let (a, b) = futures_util::future::join(
         erase(&app, &taro.access, json!({ "password": PASSWORD })),
         erase(&app, &other.access, json!({ "password": PASSWORD })),
@@ -524,9 +530,9 @@ async fn erasure_leaves_no_row_that_references_the_resident(app: TestApp) {
         crate::common::backdate_account(&app, s, 30);
         let device = crate::common::sensed_token(&app, s, "Pedometer", &["measurements:write"]).await;
         for (day, count) in [(day(3), 10_500), (day(2), 10_500)] {
-            assert_eq!(upload(&app, &device, steps(&day, 20, count)).await, 201);
+            assert_eq!(app.upload(&device, steps(&day, 20, count)).await.code(), 201);
         }
-        assert_eq!(upload(&app, &s.access, weight(&day(3), 7, 61.0)).await, 201);
+        assert_eq!(app.upload(&s.access, weight(day(3), 7, 61.0)).await.code(), 201);
     }
     assert_eq!(balance(&app, &taro).await, 11, "ten for steps, one for weighing");
     // The week's programme is made (and kept) on its first request.
@@ -651,7 +657,10 @@ async fn erased_staff_leave_their_organisations_records_pointing_at_no_one(app: 
     let org = new_org(&app, &ops).await;
     let taro = app.register("taro@example.jp").await;
     member(&app, &org, &taro, &["body_weight"], "individual").await;
-    assert_eq!(upload(&app, &taro.access, weight("2026-01-10", 7, 61.0)).await, 201);
+    assert_eq!(
+        app.upload(&taro.access, weight("2026-01-10", 7, 61.0)).await.code(),
+        201
+    );
     nurse_reads(&app, &org, &taro).await;
     aggregate(&app, &org, january_weights()).await;
 
@@ -793,7 +802,7 @@ async fn erasure_removes_a_resident_from_the_next_aggregate_answer(app: TestApp)
     for (i, kg) in [60.0, 62.0, 64.0, 90.0].into_iter().enumerate() {
         let s = app.register(&format!("w{i}@example.jp")).await;
         member(&app, &org, &s, &["body_weight"], "aggregate").await;
-        assert_eq!(upload(&app, &s.access, weight("2026-01-10", 7, kg)).await, 201);
+        assert_eq!(app.upload(&s.access, weight("2026-01-10", 7, kg)).await.code(), 201);
         women.push(s);
     }
     let grouped = || {

@@ -12,7 +12,7 @@ use karada::db::schema::{events, points_ledger, programmes};
 
 use crate::both_backends;
 use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
-use crate::points::{admin, balance};
+use crate::common::{admin, balance};
 
 both_backends!(
     checking_in_pays_the_events_points_once,

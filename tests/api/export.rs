@@ -7,8 +7,8 @@ use karada::export::json::ExportDocument;
 use karada::measurements::catalogue::CATALOGUE;
 
 use crate::both_backends;
+use crate::common::admin;
 use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
-use crate::points::admin;
 
 both_backends!(
     the_json_export_holds_every_section_of_the_resident,

@@ -18,8 +18,8 @@ use karada::db::{Id, Ts};
 
 use crate::both_backends;
 use crate::common::{PASSWORD, Resp, Session, TestApp, assert_problem};
+use crate::common::{admin, balance, steps};
 use crate::erasure::app_token;
-use crate::points::{admin, balance};
 use crate::sharing::{self, Org, enrol, new_org, staff};
 
 both_backends!(
@@ -54,27 +54,35 @@ const BIRTH_DATE: &str = "1980-04-01";
 async fn each_area_is_classified_against_its_named_reference(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     // Blood pressure: an older normal reading, then the newest at grade 1.
-    upload(&app, &s, bp(days_ago(10), 118, 72)).await;
-    let newest_bp = upload(&app, &s, bp(days_ago(1), 145, 85)).await;
+    app.upload(&s.access, bp(days_ago(10), 118, 72)).await.stored();
+    let newest_bp = app.upload(&s.access, bp(days_ago(1), 145, 85)).await.stored();
     // Weight and height: BMI 80 / 1.7² = 27.68.
-    upload(&app, &s, weight(days_ago(20), 82.0)).await;
-    let newest_weight = upload(&app, &s, weight(days_ago(2), 80.0)).await;
-    upload(&app, &s, height(days_ago(3), 170.0)).await;
-    let walk = upload(&app, &s, gait(days_ago(4), 0.9)).await;
+    app.upload(&s.access, weight(days_ago(20), 82.0)).await.stored();
+    let newest_weight = app.upload(&s.access, weight(days_ago(2), 80.0)).await.stored();
+    app.upload(&s.access, height(days_ago(3), 170.0)).await.stored();
+    let walk = app.upload(&s.access, gait(days_ago(4), 0.9)).await.stored();
     let vascular_day = days_ago(5);
-    let vessels = upload(&app, &s, vascular(vascular_day, 60)).await;
+    let vessels = app.upload(&s.access, vascular(vascular_day, 60)).await.stored();
     // Seven days of steps averaging 6,642.9.
     let counts = [6000, 7000, 6500, 7500, 6000, 7000, 6500];
     let mut newest_steps = Value::Null;
     for (i, c) in counts.iter().enumerate() {
-        newest_steps = upload(&app, &s, steps(days_ago(7 - i as i64), *c)).await;
+        newest_steps = app
+            .upload(&s.access, steps(days_ago(7 - i as i64), 21, *c))
+            .await
+            .stored();
     }
-    upload(&app, &s, sleep(days_ago(2), 300)).await;
-    let newest_sleep = upload(&app, &s, sleep(days_ago(1), 300)).await;
+    app.upload(&s.access, sleep(days_ago(2), 300)).await.stored();
+    let newest_sleep = app.upload(&s.access, sleep(days_ago(1), 300)).await.stored();
     // The specific checkup two years ago, and a newer dental checkup (not a specific one).
     let two_years_ago = today() - Duration::days(730);
-    upload(&app, &s, checkup("specific_health_checkup", two_years_ago)).await;
-    let dental = upload(&app, &s, checkup("dental_checkup", days_ago(30))).await;
+    app.upload(&s.access, checkup("specific_health_checkup", two_years_ago))
+        .await
+        .stored();
+    let dental = app
+        .upload(&s.access, checkup("dental_checkup", days_ago(30)))
+        .await
+        .stored();
 
     let body = insights(&app, &s).await;
     assert_eq!(body["language"], "ja");
@@ -170,7 +178,7 @@ async fn bmi_needs_a_height_and_areas_without_data_are_absent(app: TestApp) {
     assert_eq!(nothing["areas"], json!([]), "no data, no areas");
     assert!(non_empty(&nothing["disclaimer"]));
 
-    upload(&app, &s, weight(days_ago(1), 60.0)).await;
+    app.upload(&s.access, weight(days_ago(1), 60.0)).await.stored();
     let body = insights(&app, &s).await;
     assert_eq!(area_names(&body), ["body_composition"], "only the area with data");
     let a = area(&body, "body_composition");
@@ -189,7 +197,7 @@ async fn bmi_needs_a_height_and_areas_without_data_are_absent(app: TestApp) {
     assert!(message.contains("height"), "{message}");
 
     // With a height the BMI is there.
-    upload(&app, &s, height(days_ago(1), 160.0)).await;
+    app.upload(&s.access, height(days_ago(1), 160.0)).await.stored();
     let body = insights(&app, &s).await;
     let a = area(&body, "body_composition");
     assert_value(a, "bmi", 23.4, "kg/m2");
@@ -208,7 +216,7 @@ async fn trends_over_ninety_days_rise_fall_stay_flat_or_lack_data(app: TestApp) 
     }
     // Eight weeks of daily steps, 100 fewer each day.
     for k in 1..=56 {
-        items.push(steps(days_ago(k), 4000 + 100 * k));
+        items.push(steps(days_ago(k), 21, 4000 + 100 * k));
     }
     items.push(gait(days_ago(3), 1.1));
     upload_all(&app, &s, items).await;
@@ -244,8 +252,8 @@ async fn trends_over_ninety_days_rise_fall_stay_flat_or_lack_data(app: TestApp) 
 
 async fn messages_follow_accept_language_and_name_their_language(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    upload(&app, &s, bp(days_ago(1), 145, 85)).await;
-    upload(&app, &s, steps(days_ago(1), 5000)).await;
+    app.upload(&s.access, bp(days_ago(1), 145, 85)).await.stored();
+    app.upload(&s.access, steps(days_ago(1), 21, 5000)).await.stored();
     let cases: [(Option<&str>, &str); 5] = [
         (None, "ja"),
         (Some("en-US,en;q=0.9"), "en"),
@@ -301,8 +309,8 @@ async fn messages_follow_accept_language_and_name_their_language(app: TestApp) {
 
 async fn the_programme_is_three_to_five_goals_with_reasons_kept_for_the_week(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    upload(&app, &s, bp(days_ago(2), 145, 85)).await;
-    upload(&app, &s, sleep(days_ago(2), 300)).await;
+    app.upload(&s.access, bp(days_ago(2), 145, 85)).await.stored();
+    app.upload(&s.access, sleep(days_ago(2), 300)).await.stored();
     let first = programme(&app, &s).await;
     assert_eq!(first["week_start"], this_monday().to_string());
     assert_eq!(first["week_end"], (this_monday() + Duration::days(6)).to_string());
@@ -327,13 +335,13 @@ async fn the_programme_is_three_to_five_goals_with_reasons_kept_for_the_week(app
 
     // A checkup recorded now: the plan stays as it was made, and the checkup counts towards it.
     let now = (Utc::now() - Duration::minutes(1)).with_timezone(&tokyo());
-    upload(
-        &app,
-        &s,
+    app.upload(
+        &s.access,
         json!({"type": "health_checkup", "effective_at": now.to_rfc3339(),
                "values": {"kind": "specific_health_checkup", "checkup_date": now.date_naive().to_string()}}),
     )
-    .await;
+    .await
+    .stored();
     let again = programme(&app, &s).await;
     assert_eq!(again["created_at"], first["created_at"]);
     assert_eq!(again["week_start"], first["week_start"]);
@@ -366,20 +374,24 @@ async fn a_checkup_reminder_is_only_for_residents_40_to_74_without_a_recent_chec
 
     // 46, last specific checkup 13 months ago (a newer dental one does not count).
     let overdue = app.register("overdue@example.jp").await;
-    upload(
-        &app,
-        &overdue,
+    app.upload(
+        &overdue.access,
         checkup("specific_health_checkup", today() - Duration::days(395)),
     )
-    .await;
-    upload(&app, &overdue, checkup("dental_checkup", days_ago(20))).await;
+    .await
+    .stored();
+    app.upload(&overdue.access, checkup("dental_checkup", days_ago(20)))
+        .await
+        .stored();
     let p = programme(&app, &overdue).await;
     let g = goal(&p, "book_checkup").expect("a reminder when the checkup is over a year old");
     assert_eq!(g["reason"], "checkup_overdue");
 
     // 46, checked three months ago.
     let recent = app.register("recent@example.jp").await;
-    upload(&app, &recent, checkup("specific_health_checkup", days_ago(90))).await;
+    app.upload(&recent.access, checkup("specific_health_checkup", days_ago(90)))
+        .await
+        .stored();
     let p = programme(&app, &recent).await;
     assert!(goal(&p, "book_checkup").is_none(), "{p}");
 
@@ -498,7 +510,7 @@ async fn a_first_step_goal_starts_from_the_recent_average_or_the_default(app: Te
     let items: Vec<Value> = [4000, 6000, 5000, 4500, 5500]
         .iter()
         .enumerate()
-        .map(|(i, c)| steps(days_ago(2 + 3 * i as i64), *c))
+        .map(|(i, c)| steps(days_ago(2 + 3 * i as i64), 21, *c))
         .collect();
     upload_all(&app, &walker, items).await;
     let g = step_goal_of(&app, &walker).await;
@@ -513,7 +525,12 @@ async fn a_first_step_goal_starts_from_the_recent_average_or_the_default(app: Te
         this_monday() - Duration::days(14),
         json!([step_goal(9000)]),
     );
-    upload_all(&app, &lapsed, vec![steps(days_ago(3), 7000), steps(days_ago(4), 7000)]).await;
+    upload_all(
+        &app,
+        &lapsed,
+        vec![steps(days_ago(3), 21, 7000), steps(days_ago(4), 21, 7000)],
+    )
+    .await;
     let g = step_goal_of(&app, &lapsed).await;
     assert_eq!(g["target_steps"], 7500, "{g}");
     assert_eq!(g["adjustment"], "start_from_average");
@@ -544,7 +561,7 @@ async fn goals_met_pay_points_once_per_goal_and_week(app: TestApp) {
     let day = |i: i64| week + Duration::days(i);
     // Steps met on five days, a weighing, and blood pressure on one day of the three asked; each
     // with the client's own id, so that a retry is recognised.
-    let mut items: Vec<Value> = (0..5).map(|i| steps(day(i), 7000)).collect();
+    let mut items: Vec<Value> = (0..5).map(|i| steps(day(i), 21, 7000)).collect();
     items.push(weight(day(1), 61.0));
     items.push(bp(day(2), 120, 75));
     let items: Vec<Value> = items
@@ -586,8 +603,8 @@ async fn goals_met_pay_points_once_per_goal_and_week(app: TestApp) {
         &app,
         &s,
         vec![
-            steps(day(5), 9000),
-            steps(day(6), 9000),
+            steps(day(5), 21, 9000),
+            steps(day(6), 21, 9000),
             weight(day(4), 60.8),
             bp(day(3), 121, 76),
         ],
@@ -600,12 +617,12 @@ async fn goals_met_pay_points_once_per_goal_and_week(app: TestApp) {
     assert!(now > after_first);
 
     // The third day of blood pressure meets the last goal: it pays, once.
-    upload(&app, &s, bp(day(6), 119, 74)).await;
+    app.upload(&s.access, bp(day(6), 119, 74)).await.stored();
     let paid = goal_entries(&app, &s).await;
     assert_eq!(paid.len(), 3, "{paid:?}");
     assert_eq!(paid[0]["title"], "Weekly programme goal met (log blood pressure)");
     assert_eq!(paid[0]["delta"], 2);
-    upload(&app, &s, bp(day(5), 119, 74)).await;
+    app.upload(&s.access, bp(day(5), 119, 74)).await.stored();
     assert_eq!(goal_entries(&app, &s).await.len(), 3);
     assert_eq!(balance(&app, &s).await, ledger_sum(&app, &s).await);
 
@@ -622,7 +639,7 @@ async fn a_retired_programme_goal_rule_pays_nothing_more(app: TestApp) {
     let paid = app.register("taro@example.jp").await;
     pay_for_past_weeks(&app, &[&paid]);
     store_plan(&app, &paid, week, json!([step_goal(6000), log_goal("log_weight", 1)]));
-    upload(&app, &paid, weight(week, 61.0)).await;
+    app.upload(&paid.access, weight(week, 61.0)).await.stored();
     assert_eq!(
         goal_entries(&app, &paid).await.len(),
         1,
@@ -642,7 +659,7 @@ async fn a_retired_programme_goal_rule_pays_nothing_more(app: TestApp) {
     let late = app.register("hanako@example.jp").await;
     pay_for_past_weeks(&app, &[&late]);
     store_plan(&app, &late, week, json!([step_goal(6000), log_goal("log_weight", 1)]));
-    upload(&app, &late, weight(week, 55.0)).await;
+    app.upload(&late.access, weight(week, 55.0)).await.stored();
     upload_all(&app, &late, week_of_steps(week, [7000; 7])).await;
     assert!(goal_entries(&app, &late).await.is_empty());
     upload_all(&app, &paid, week_of_steps(week, [7000; 7])).await;
@@ -661,7 +678,7 @@ async fn health_staff_see_only_the_consented_areas_and_each_read_is_logged(app: 
     let taro = app.register("taro@example.jp").await;
     enrol(&app, &acme, &taro).await;
     let mut items: Vec<Value> = (1..=4).map(|k| bp(days_ago(7 * k), 140 + k, 85)).collect();
-    items.extend((1..=10).map(|k| steps(days_ago(k), 5000)));
+    items.extend((1..=10).map(|k| steps(days_ago(k), 21, 5000)));
     items.push(vascular(days_ago(3), 60));
     items.push(weight(days_ago(3), 70.0));
     upload_all(&app, &taro, items).await;
@@ -728,7 +745,7 @@ async fn health_staff_see_bmi_and_steps_from_shared_types_with_the_adult_referen
     let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let ume = register_born(&app, "ume@example.jp", "1955-01-01").await;
     enrol(&app, &acme, &ume).await;
-    let mut items: Vec<Value> = (1..=5).map(|k| steps(days_ago(k), 7000)).collect();
+    let mut items: Vec<Value> = (1..=5).map(|k| steps(days_ago(k), 21, 7000)).collect();
     items.push(weight(days_ago(2), 80.0));
     items.push(height(days_ago(2), 170.0));
     items.push(sleep(days_ago(1), 300));
@@ -790,7 +807,7 @@ async fn staff_insights_need_an_individual_consent_in_force_to_their_own_organis
     let hanako = app.register("hanako@example.jp").await;
     for s in [&taro, &hanako] {
         enrol(&app, &acme, s).await;
-        upload(&app, s, bp(days_ago(1), 130, 80)).await;
+        app.upload(&s.access, bp(days_ago(1), 130, 80)).await.stored();
     }
     let consent = give(&app, &taro, &acme, &["blood_pressure"], "individual").await;
     member_insights(&app, &nurse, &acme.id, &taro.user_id).await.expect(200);
@@ -955,10 +972,6 @@ fn vascular(day: NaiveDate, years: i64) -> Value {
     measurement("vascular_age", day, 11, json!({ "vascular_age_years": years }))
 }
 
-fn steps(day: NaiveDate, count: i64) -> Value {
-    measurement("steps", day, 21, json!({ "count": count }))
-}
-
 fn sleep(day: NaiveDate, minutes: i64) -> Value {
     measurement("sleep", day, 6, json!({ "duration_min": minutes }))
 }
@@ -982,20 +995,8 @@ fn week_of_steps(monday: NaiveDate, counts: [i64; 7]) -> Vec<Value> {
     counts
         .iter()
         .enumerate()
-        .map(|(i, c)| steps(monday + Duration::days(i as i64), *c))
+        .map(|(i, c)| steps(monday + Duration::days(i as i64), 21, *c))
         .collect()
-}
-
-/// Uploads one measurement, accepted (or already stored); returns it.
-async fn upload(app: &TestApp, s: &Session, body: Value) -> Value {
-    let r = app.post("/v1/measurements", Some(&s.access), body).await;
-    assert!(
-        matches!(r.status.as_u16(), 200 | 201),
-        "upload refused: {} {}",
-        r.status,
-        String::from_utf8_lossy(&r.raw)
-    );
-    r.body
 }
 
 /// Uploads a batch in which every item is valid; returns the answer.
@@ -1232,12 +1233,12 @@ async fn a_checkup_goal_is_met_by_a_checkup_dated_that_week_not_by_recording_an_
     // Recorded during the week, but a checkup of 2019: no goal met.
     let mut old = checkup("specific_health_checkup", "2019-05-01".parse().unwrap());
     old["effective_at"] = json!(format!("{}T10:00:00+09:00", week + Duration::days(2)));
-    upload(&app, &s, old).await;
+    app.upload(&s.access, old).await.stored();
     assert!(goal_entries(&app, &s).await.is_empty(), "an old checkup recorded again");
     // A checkup taken that week, recorded a week later: met, and paid once.
     let mut taken = checkup("specific_health_checkup", week + Duration::days(3));
     taken["effective_at"] = json!(format!("{}T10:00:00+09:00", week + Duration::days(9)));
-    upload(&app, &s, taken).await;
+    app.upload(&s.access, taken).await.stored();
     let paid = goal_entries(&app, &s).await;
     assert_eq!(paid.len(), 1, "{paid:?}");
     assert_eq!(paid[0]["title"], "Weekly programme goal met (book checkup)");
@@ -1246,7 +1247,7 @@ async fn a_checkup_goal_is_met_by_a_checkup_dated_that_week_not_by_recording_an_
 async fn goals_met_before_the_plan_was_made_are_paid_when_it_is_read(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     // Weighed today, before any plan of this week exists: the upload pays no goal.
-    upload(&app, &s, weight(today(), 61.0)).await;
+    app.upload(&s.access, weight(today(), 61.0)).await.stored();
     assert!(goal_entries(&app, &s).await.is_empty());
     store_plan(
         &app,
@@ -1262,7 +1263,7 @@ async fn goals_met_before_the_plan_was_made_are_paid_when_it_is_read(app: TestAp
     assert!(paid[0]["measurement_id"].is_null());
     // Reading it again, or an upload of the same week, pays nothing more.
     programme(&app, &s).await;
-    upload(&app, &s, weight(today(), 61.2)).await;
+    app.upload(&s.access, weight(today(), 61.2)).await.stored();
     assert_eq!(goal_entries(&app, &s).await.len(), 1);
     assert_eq!(balance(&app, &s).await, ledger_sum(&app, &s).await);
 }
@@ -1273,10 +1274,10 @@ async fn two_uploads_that_complete_a_goal_together_pay_it_once(app: TestApp) {
     let week = this_monday() - Duration::days(14);
     store_plan(&app, &s, week, json!([step_goal(6000)]));
     let day = |i: i64| week + Duration::days(i);
-    upload_all(&app, &s, (0..3).map(|i| steps(day(i), 7000)).collect()).await;
+    upload_all(&app, &s, (0..3).map(|i| steps(day(i), 21, 7000)).collect()).await;
     // Two devices sync the fourth and fifth days at once: neither alone meets 5 days.
     let results = futures_util::future::join_all(
-        [steps(day(3), 7000), steps(day(4), 7000)]
+        [steps(day(3), 21, 7000), steps(day(4), 21, 7000)]
             .into_iter()
             .map(|b| app.post("/v1/measurements", Some(&s.access), b)),
     )

@@ -13,7 +13,7 @@ use karada::points::lotteries::{pick_winners, tickets_by_resident};
 
 use crate::both_backends;
 use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
-use crate::points::{admin, balance};
+use crate::common::{admin, balance};
 
 both_backends!(
     entering_a_lottery_spends_points_and_records_tickets,

@@ -12,7 +12,7 @@ use karada::db::types::Json;
 use karada::measurements::catalogue::{CATALOGUE, FieldKind};
 
 use crate::both_backends;
-use crate::common::{Resp, Session, TestApp};
+use crate::common::{Resp, Session, TestApp, steps_at};
 
 both_backends!(
     the_catalogue_lists_every_type_with_fields_units_ranges_and_loinc,
@@ -71,10 +71,6 @@ fn weight(at: &str, kg: Value) -> Value {
     measurement("body_weight", at, json!({ "kg": kg }))
 }
 
-fn steps(at: &str, count: i64) -> Value {
-    measurement("steps", at, json!({ "count": count }))
-}
-
 /// `body` with `key` set to `value`.
 fn with(mut body: Value, key: &str, value: impl Into<Value>) -> Value {
     body[key] = value.into();
@@ -100,13 +96,9 @@ fn sample(kind: FieldKind) -> Value {
 
 // ---- requests and reads ----
 
-async fn upload(app: &TestApp, token: &str, body: Value) -> Resp {
-    app.post("/v1/measurements", Some(token), body).await
-}
-
 /// Uploads `body`, expecting 201; the new measurement's id.
 async fn create(app: &TestApp, token: &str, body: Value) -> String {
-    let r = upload(app, token, body).await;
+    let r = app.upload(token, body).await;
     r.expect(201);
     r.body["id"].as_str().unwrap().to_owned()
 }
@@ -259,7 +251,9 @@ async fn the_catalogue_lists_every_type_with_fields_units_ranges_and_loinc(app: 
 
 async fn an_upload_is_stored_normalised_on_the_residents_local_day(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let r = upload(&app, &s.access, with(weight(AT, json!(61)), "note", "after breakfast")).await;
+    let r = app
+        .upload(&s.access, with(weight(AT, json!(61)), "note", "after breakfast"))
+        .await;
     r.expect(201);
     let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(id.get_version_num(), 7);
@@ -280,7 +274,9 @@ async fn an_upload_is_stored_normalised_on_the_residents_local_day(app: TestApp)
     assert_eq!(got.body, r.body);
     assert_eq!(stored(&app), 1);
     // A count sent as 1000.0 is stored as the whole number 1000.
-    let r = upload(&app, &s.access, measurement("steps", AT, json!({"count": 1000.0}))).await;
+    let r = app
+        .upload(&s.access, measurement("steps", AT, json!({"count": 1000.0})))
+        .await;
     r.expect(201);
     assert_eq!(r.body["values"]["count"], json!(1000));
     assert!(r.body["values"]["count"].is_i64());
@@ -296,15 +292,15 @@ async fn vascular_age_answers_carry_the_gap_to_the_age_on_that_local_day(app: Te
             json!({"vascular_age_years": years, "pulse_wave_velocity_cm_s": 1400}),
         )
     };
-    let birthday = upload(&app, &s.access, vascular("2025-03-31T16:00:00Z", 52.0)).await;
+    let birthday = app.upload(&s.access, vascular("2025-03-31T16:00:00Z", 52.0)).await;
     birthday.expect(201);
     assert_eq!(birthday.body["local_date"], "2025-04-01");
     assert_eq!(birthday.body["vascular_age_gap"], json!(7.0), "52 - 45");
-    let eve = upload(&app, &s.access, vascular("2025-03-31T14:00:00Z", 52.0)).await;
+    let eve = app.upload(&s.access, vascular("2025-03-31T14:00:00Z", 52.0)).await;
     eve.expect(201);
     assert_eq!(eve.body["local_date"], "2025-03-31");
     assert_eq!(eve.body["vascular_age_gap"], json!(8.0), "52 - 44");
-    let younger = upload(&app, &s.access, vascular("2025-06-01T00:00:00Z", 40.5)).await;
+    let younger = app.upload(&s.access, vascular("2025-06-01T00:00:00Z", 40.5)).await;
     younger.expect(201);
     assert_eq!(younger.body["vascular_age_gap"], json!(-4.5));
     // Reads carry it too.
@@ -320,15 +316,15 @@ async fn vascular_age_answers_carry_the_gap_to_the_age_on_that_local_day(app: Te
 async fn retrying_an_upload_with_the_same_client_ref_returns_the_stored_one(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     let body = with(weight(AT, json!(61.2)), "client_ref", "scale-0001");
-    let first = upload(&app, &s.access, body.clone()).await;
+    let first = app.upload(&s.access, body.clone()).await;
     first.expect(201);
     assert_eq!(first.body["client_ref"], "scale-0001");
-    let again = upload(&app, &s.access, body).await;
+    let again = app.upload(&s.access, body).await;
     again.expect(200);
     assert_eq!(again.body, first.body);
     // The same instant written with another offset is the same upload.
     let utc = with(weight("2025-06-09T22:30:00Z", json!(61.2)), "client_ref", "scale-0001");
-    let again = upload(&app, &s.access, utc).await;
+    let again = app.upload(&s.access, utc).await;
     again.expect(200);
     assert_eq!(again.body["id"], first.body["id"]);
     assert_eq!(stored(&app), 1);
@@ -343,13 +339,13 @@ async fn reusing_a_client_ref_for_different_values_is_409_and_changes_nothing(ap
     )
     .await;
     let other = with(weight(AT, json!(62)), "client_ref", "scale-0001");
-    upload(&app, &s.access, other).await.expect(409);
+    app.upload(&s.access, other).await.expect(409);
     let later = with(
         weight("2025-06-11T07:30:00+09:00", json!(61.2)),
         "client_ref",
         "scale-0001",
     );
-    upload(&app, &s.access, later).await.expect(409);
+    app.upload(&s.access, later).await.expect(409);
     assert_eq!(stored(&app), 1);
     assert_eq!(get_one(&app, &s.access, &id).await.body["values"], json!({"kg": 61.2}));
 }
@@ -358,7 +354,7 @@ async fn the_same_client_ref_from_another_source_is_another_measurement(app: Tes
     let s = app.register("taro@example.jp").await;
     let body = with(weight(AT, json!(61.2)), "client_ref", "0001");
     let manual = create(&app, &s.access, body.clone()).await;
-    let r = upload(&app, &s.access, with(body, "source", "Tanita RD-953")).await;
+    let r = app.upload(&s.access, with(body, "source", "Tanita RD-953")).await;
     r.expect(201);
     assert_ne!(r.body["id"], manual.as_str());
     assert_eq!(r.body["source"], "Tanita RD-953");
@@ -373,9 +369,9 @@ async fn the_same_client_ref_from_another_source_is_another_measurement(app: Tes
 
 async fn a_later_steps_upload_replaces_the_days_total(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let first = upload(&app, &s.access, steps("2025-06-10T09:00:00+09:00", 3000)).await;
+    let first = app.upload(&s.access, steps_at("2025-06-10T09:00:00+09:00", 3000)).await;
     first.expect(201);
-    let later = upload(&app, &s.access, steps("2025-06-10T21:00:00+09:00", 5000)).await;
+    let later = app.upload(&s.access, steps_at("2025-06-10T21:00:00+09:00", 5000)).await;
     later.expect(201);
     assert_eq!(later.body["id"], first.body["id"]);
     assert_eq!(later.body["values"], json!({"count": 5000}));
@@ -398,9 +394,9 @@ async fn a_later_steps_upload_replaces_the_days_total(app: TestApp) {
 
 async fn an_older_steps_upload_for_the_day_answers_the_stored_total_and_changes_nothing(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let newest = upload(&app, &s.access, steps("2025-06-10T21:00:00+09:00", 5000)).await;
+    let newest = app.upload(&s.access, steps_at("2025-06-10T21:00:00+09:00", 5000)).await;
     newest.expect(201);
-    let older = upload(&app, &s.access, steps("2025-06-10T12:00:00+09:00", 4000)).await;
+    let older = app.upload(&s.access, steps_at("2025-06-10T12:00:00+09:00", 4000)).await;
     older.expect(200);
     assert_eq!(older.body, newest.body);
     assert_eq!(stored(&app), 1);
@@ -409,12 +405,12 @@ async fn an_older_steps_upload_for_the_day_answers_the_stored_total_and_changes_
 
 async fn each_source_keeps_its_own_daily_steps_total(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let manual = create(&app, &s.access, steps("2025-06-10T09:00:00+09:00", 3000)).await;
-    let watch = |at: &str, n: i64| with(steps(at, n), "source", "Garmin");
+    let manual = create(&app, &s.access, steps_at("2025-06-10T09:00:00+09:00", 3000)).await;
+    let watch = |at: &str, n: i64| with(steps_at(at, n), "source", "Garmin");
     let garmin = create(&app, &s.access, watch("2025-06-10T10:00:00+09:00", 4000)).await;
     assert_ne!(manual, garmin);
     // A later Garmin total replaces Garmin's only.
-    let r = upload(&app, &s.access, watch("2025-06-10T22:00:00+09:00", 9000)).await;
+    let r = app.upload(&s.access, watch("2025-06-10T22:00:00+09:00", 9000)).await;
     r.expect(201);
     assert_eq!(r.body["id"], garmin.as_str());
     assert_eq!(
@@ -431,8 +427,8 @@ async fn each_source_keeps_its_own_daily_steps_total(app: TestApp) {
 async fn the_residents_timezone_decides_which_day_steps_count_for(app: TestApp) {
     // Tokyo (UTC+9): local midnight is 15:00 UTC, so 14:30Z and 15:30Z are different days...
     let tokyo = app.register("taro@example.jp").await;
-    let a = upload(&app, &tokyo.access, steps("2025-01-15T14:30:00Z", 1000)).await;
-    let b = upload(&app, &tokyo.access, steps("2025-01-15T15:30:00Z", 2000)).await;
+    let a = app.upload(&tokyo.access, steps_at("2025-01-15T14:30:00Z", 1000)).await;
+    let b = app.upload(&tokyo.access, steps_at("2025-01-15T15:30:00Z", 2000)).await;
     a.expect(201);
     b.expect(201);
     assert_ne!(a.body["id"], b.body["id"]);
@@ -441,8 +437,8 @@ async fn the_residents_timezone_decides_which_day_steps_count_for(app: TestApp) 
         (&json!("2025-01-15"), &json!("2025-01-16"))
     );
     // ...while 23:30Z and 00:30Z the next day fall on the same Tokyo day: the later one replaces.
-    let c = upload(&app, &tokyo.access, steps("2025-01-16T23:30:00Z", 3000)).await;
-    let d = upload(&app, &tokyo.access, steps("2025-01-17T00:30:00Z", 4000)).await;
+    let c = app.upload(&tokyo.access, steps_at("2025-01-16T23:30:00Z", 3000)).await;
+    let d = app.upload(&tokyo.access, steps_at("2025-01-17T00:30:00Z", 4000)).await;
     c.expect(201);
     d.expect(201);
     assert_eq!(c.body["id"], d.body["id"]);
@@ -451,8 +447,8 @@ async fn the_residents_timezone_decides_which_day_steps_count_for(app: TestApp) 
     // London in January (UTC+0): 23:30Z and 00:30Z are different days.
     let london = app.register("hanako@example.jp").await;
     set_timezone(&app, &london, "Europe/London").await;
-    let e = upload(&app, &london.access, steps("2025-01-16T23:30:00Z", 3000)).await;
-    let f = upload(&app, &london.access, steps("2025-01-17T00:30:00Z", 4000)).await;
+    let e = app.upload(&london.access, steps_at("2025-01-16T23:30:00Z", 3000)).await;
+    let f = app.upload(&london.access, steps_at("2025-01-17T00:30:00Z", 4000)).await;
     e.expect(201);
     f.expect(201);
     assert_ne!(e.body["id"], f.body["id"]);
@@ -471,7 +467,7 @@ fn stored_or_retried(r: &Resp) -> bool {
 async fn concurrent_retries_of_one_upload_store_it_once(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     let body = with(weight(AT, json!(61.2)), "client_ref", "scale-0001");
-    let answers = futures_util::future::join_all((0..8).map(|_| upload(&app, &s.access, body.clone()))).await;
+    let answers = futures_util::future::join_all((0..8).map(|_| app.upload(&s.access, body.clone()))).await;
     let created = answers.iter().filter(|r| r.status.as_u16() == 201).count();
     assert_eq!(created, 1, "{answers:?}");
     assert!(answers.iter().all(stored_or_retried), "{answers:?}");
@@ -483,11 +479,11 @@ async fn concurrent_daily_steps_uploads_keep_the_latest(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     for round in 0..10 {
         let date = format!("2025-06-{:02}", 10 + round);
-        create(&app, &s.access, steps(&format!("{date}T06:00:00+09:00"), 100)).await;
+        create(&app, &s.access, steps_at(&format!("{date}T06:00:00+09:00"), 100)).await;
         // Latest first, so that a slower, older upload has every chance to overwrite it.
         let uploads = (0..8).rev().map(|h| {
-            let body = steps(&format!("{date}T{:02}:00:00+09:00", 7 + h), 1000 * (h + 1));
-            upload(&app, &s.access, body)
+            let body = steps_at(&format!("{date}T{:02}:00:00+09:00", 7 + h), 1000 * (h + 1));
+            app.upload(&s.access, body)
         });
         let answers = futures_util::future::join_all(uploads).await;
         assert!(answers.iter().all(stored_or_retried), "{answers:?}");
@@ -658,9 +654,9 @@ async fn the_same_daily_steps_twice_in_one_batch_keep_the_later_one(app: TestApp
         &app,
         &s.access,
         vec![
-            steps("2025-06-10T21:00:00+09:00", 5000),
-            steps("2025-06-10T09:00:00+09:00", 2000),
-            steps("2025-06-10T22:00:00+09:00", 6000),
+            steps_at("2025-06-10T21:00:00+09:00", 5000),
+            steps_at("2025-06-10T09:00:00+09:00", 2000),
+            steps_at("2025-06-10T22:00:00+09:00", 6000),
         ],
     )
     .await;
@@ -677,7 +673,7 @@ async fn the_same_daily_steps_twice_in_one_batch_keep_the_later_one(app: TestApp
     assert_eq!(got.body["values"], json!({"count": 6000}));
     assert_eq!(got.body["effective_at"], "2025-06-10T13:00:00Z");
     // A batch that replaces a stored total does so too.
-    let r = batch(&app, &s.access, vec![steps("2025-06-10T23:00:00+09:00", 7000)]).await;
+    let r = batch(&app, &s.access, vec![steps_at("2025-06-10T23:00:00+09:00", 7000)]).await;
     assert_eq!(r.body["results"][0]["status"], "created");
     assert_eq!(r.body["results"][0]["id"], results[0]["id"]);
     assert_eq!(stored_values(&app, "steps"), [json!({"count": 7000})]);
@@ -714,7 +710,7 @@ async fn unknown_types_and_missing_or_extra_value_fields_are_422_naming_the_fiel
         ),
     ];
     for (body, fields) in cases {
-        let r = upload(&app, &s.access, body.clone()).await;
+        let r = app.upload(&s.access, body.clone()).await;
         r.expect(422);
         assert_eq!(sorted_fields(&r), fields, "{body}");
     }
@@ -723,20 +719,20 @@ async fn unknown_types_and_missing_or_extra_value_fields_are_422_naming_the_fiel
 
 async fn a_required_field_sent_as_null_is_reported_once(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let r = upload(&app, &s.access, weight(AT, Value::Null)).await;
+    let r = app.upload(&s.access, weight(AT, Value::Null)).await;
     r.expect(422);
     assert_eq!(r.error_fields(), ["values.kg"], "one error per offending field");
     // An optional field sent as null is simply absent.
-    let r = upload(
-        &app,
-        &s.access,
-        measurement(
-            "vascular_age",
-            AT,
-            json!({"vascular_age_years": 50, "pulse_wave_velocity_cm_s": null}),
-        ),
-    )
-    .await;
+    let r = app
+        .upload(
+            &s.access,
+            measurement(
+                "vascular_age",
+                AT,
+                json!({"vascular_age_years": 50, "pulse_wave_velocity_cm_s": null}),
+            ),
+        )
+        .await;
     r.expect(201);
     assert_eq!(r.body["values"], json!({"vascular_age_years": 50.0}));
 }
@@ -752,7 +748,7 @@ async fn a_body_of_the_wrong_json_shape_is_400(app: TestApp) {
         with(weight(AT, json!(60)), "client_ref", 7),
         json!([weight(AT, json!(60))]),
     ] {
-        upload(&app, &s.access, body).await.expect(400);
+        app.upload(&s.access, body).await.expect(400);
     }
     app.post("/v1/measurements/batch", Some(&s.access), json!({"items": 5}))
         .await
@@ -810,7 +806,7 @@ async fn numbers_sent_as_strings_and_fractional_counts_are_422(app: TestApp) {
             "values.kind",
         ),
     ] {
-        let r = upload(&app, &s.access, body).await;
+        let r = app.upload(&s.access, body).await;
         r.expect(422);
         assert_eq!(r.error_fields(), [field]);
     }
@@ -843,7 +839,7 @@ async fn every_numeric_field_of_every_type_is_range_checked_at_both_ends(app: Te
                 Value::Object(m)
             };
             for bad in [&below, &above] {
-                let r = upload(&app, &s.access, measurement(def.name, AT, values(bad))).await;
+                let r = app.upload(&s.access, measurement(def.name, AT, values(bad))).await;
                 r.expect(422);
                 assert_eq!(
                     r.error_fields(),
@@ -856,7 +852,9 @@ async fn every_numeric_field_of_every_type_is_range_checked_at_both_ends(app: Te
             // The limits themselves are accepted (each on its own day: steps are a daily total).
             for ok in [&lo, &hi] {
                 accepted += 1;
-                let r = upload(&app, &s.access, measurement(def.name, &day(accepted), values(ok))).await;
+                let r = app
+                    .upload(&s.access, measurement(def.name, &day(accepted), values(ok)))
+                    .await;
                 assert_eq!(r.status, 201, "{}.{} = {ok}: {}", def.name, f.name, r.body);
             }
         }
@@ -867,16 +865,16 @@ async fn every_numeric_field_of_every_type_is_range_checked_at_both_ends(app: Te
 async fn systolic_at_or_below_diastolic_is_422(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     for (sys, dia) in [(80, 80), (70, 90)] {
-        let r = upload(
-            &app,
-            &s.access,
-            measurement(
-                "blood_pressure",
-                AT,
-                json!({"systolic_mmhg": sys, "diastolic_mmhg": dia}),
-            ),
-        )
-        .await;
+        let r = app
+            .upload(
+                &s.access,
+                measurement(
+                    "blood_pressure",
+                    AT,
+                    json!({"systolic_mmhg": sys, "diastolic_mmhg": dia}),
+                ),
+            )
+            .await;
         r.expect(422);
         assert_eq!(r.error_fields(), ["values.systolic_mmhg"]);
     }
@@ -899,7 +897,7 @@ async fn a_timestamp_without_offset_or_over_24_hours_ahead_is_422(app: TestApp) 
         "1899-12-31T23:00:00Z".to_owned(),
         in_hours(25),
     ] {
-        let r = upload(&app, &s.access, weight(&at, json!(60))).await;
+        let r = app.upload(&s.access, weight(&at, json!(60))).await;
         r.expect(422);
         assert_eq!(r.error_fields(), ["effective_at"], "{at}");
     }
@@ -910,21 +908,15 @@ async fn a_timestamp_without_offset_or_over_24_hours_ahead_is_422(app: TestApp) 
 
 async fn a_client_ref_over_128_characters_is_422(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    let r = upload(
-        &app,
-        &s.access,
-        with(weight(AT, json!(60)), "client_ref", "x".repeat(129)),
-    )
-    .await;
+    let r = app
+        .upload(&s.access, with(weight(AT, json!(60)), "client_ref", "x".repeat(129)))
+        .await;
     r.expect(422);
     assert_eq!(r.error_fields(), ["client_ref"]);
     assert_eq!(stored(&app), 0);
-    let r = upload(
-        &app,
-        &s.access,
-        with(weight(AT, json!(60)), "client_ref", "x".repeat(128)),
-    )
-    .await;
+    let r = app
+        .upload(&s.access, with(weight(AT, json!(60)), "client_ref", "x".repeat(128)))
+        .await;
     r.expect(201);
     assert_eq!(r.body["client_ref"], "x".repeat(128));
 }
@@ -939,7 +931,7 @@ async fn app_token_scopes_limit_uploads_and_reads(app: TestApp) {
     let points = app_token(&app, &s, json!({"name": "Points", "scopes": ["points:read"]})).await;
 
     for token in [&reader, &points] {
-        upload(&app, token, weight(AT, json!(61))).await.expect(403);
+        app.upload(token, weight(AT, json!(61))).await.expect(403);
         batch(&app, token, vec![weight(AT, json!(61))]).await.expect(403);
         delete(&app, token, &id).await.expect(403);
     }
@@ -967,20 +959,22 @@ async fn an_app_tokens_uploads_carry_its_name_and_modality(app: TestApp) {
     let s = app.register("taro@example.jp").await;
     // A sensed token comes from a registered app claiming the resident's pairing code.
     let scale = crate::common::sensed_token(&app, &s, "Omron Connect", &["measurements:write"]).await;
-    let r = upload(&app, &scale, weight(AT, json!(60))).await;
+    let r = app.upload(&scale, weight(AT, json!(60))).await;
     r.expect(201);
     assert_eq!(
         (&r.body["source"], &r.body["modality"]),
         (&json!("Omron Connect"), &json!("sensed"))
     );
     // A source named in the body wins; the modality stays the token's.
-    let r = upload(&app, &scale, with(weight(AT, json!(60)), "source", "HBF-702T")).await;
+    let r = app
+        .upload(&scale, with(weight(AT, json!(60)), "source", "HBF-702T"))
+        .await;
     assert_eq!(
         (&r.body["source"], &r.body["modality"]),
         (&json!("HBF-702T"), &json!("sensed"))
     );
     let diary = app_token(&app, &s, json!({"name": "Diary", "scopes": ["measurements:write"]})).await;
-    let r = upload(&app, &diary, weight(AT, json!(60))).await;
+    let r = app.upload(&diary, weight(AT, json!(60))).await;
     assert_eq!(
         (&r.body["source"], &r.body["modality"]),
         (&json!("Diary"), &json!("self_reported"))
@@ -1024,16 +1018,16 @@ async fn a_paired_kiosk_uploads_sensed_measurements(app: TestApp) {
         .await;
     claim.expect(201);
     let kiosk = claim.body["token"].as_str().unwrap();
-    let r = upload(
-        &app,
-        kiosk,
-        measurement(
-            "vascular_age",
-            AT,
-            json!({"vascular_age_years": 41, "pulse_wave_velocity_cm_s": 1250}),
-        ),
-    )
-    .await;
+    let r = app
+        .upload(
+            kiosk,
+            measurement(
+                "vascular_age",
+                AT,
+                json!({"vascular_age_years": 41, "pulse_wave_velocity_cm_s": 1250}),
+            ),
+        )
+        .await;
     r.expect(201);
     assert_eq!(
         (&r.body["source"], &r.body["modality"]),
@@ -1052,7 +1046,7 @@ async fn a_paired_kiosk_uploads_sensed_measurements(app: TestApp) {
 async fn seven(app: &TestApp, s: &Session) -> Vec<String> {
     let rows = [
         ("2025-06-07T00:00:00Z", weight("2025-06-07T00:00:00Z", json!(60))),
-        ("2025-06-06T00:00:00Z", steps("2025-06-06T00:00:00Z", 8000)),
+        ("2025-06-06T00:00:00Z", steps_at("2025-06-06T00:00:00Z", 8000)),
         ("2025-06-05T00:00:00Z", weight("2025-06-05T00:00:00Z", json!(61))),
         (
             "2025-06-05T00:00:00Z",
@@ -1187,7 +1181,9 @@ async fn sub_second_times_are_kept_to_the_microsecond_and_ordered(app: TestApp) 
         "2025-06-30T23:59:59.999999Z",
         "2025-07-01T09:00:00.000001+09:00",
     ] {
-        let r = upload(&app, &s.access, measurement("heart_rate", at, json!({"bpm": 60}))).await;
+        let r = app
+            .upload(&s.access, measurement("heart_rate", at, json!({"bpm": 60})))
+            .await;
         r.expect(201);
         made.push((
             r.body["effective_at"].as_str().unwrap().to_owned(),
@@ -1216,9 +1212,9 @@ async fn sub_second_times_are_kept_to_the_microsecond_and_ordered(app: TestApp) 
         "client_ref",
         "hr-1",
     );
-    let first = upload(&app, &s.access, body.clone()).await;
+    let first = app.upload(&s.access, body.clone()).await;
     first.expect(201);
-    upload(&app, &s.access, body).await.expect(200);
+    app.upload(&s.access, body).await.expect(200);
 }
 
 async fn bad_list_queries_are_refused(app: TestApp) {
@@ -1392,8 +1388,8 @@ async fn summary_buckets_local_days_weeks_from_monday_and_months(app: TestApp) {
     assert_eq!(stats(&month, 1, "kg"), (1, 70.0, 70.0, 70.0));
 
     // Steps are summarised as numbers too; an empty range has no buckets.
-    create(&app, &s.access, steps("2025-06-10T21:00:00+09:00", 8001)).await;
-    create(&app, &s.access, steps("2025-06-11T21:00:00+09:00", 4000)).await;
+    create(&app, &s.access, steps_at("2025-06-10T21:00:00+09:00", 8001)).await;
+    create(&app, &s.access, steps_at("2025-06-11T21:00:00+09:00", 4000)).await;
     let r = summary(&app, &s.access, "type=steps&from=2025-06-01&to=2025-06-30&period=month").await;
     assert_eq!(stats(&r, 0, "count"), (2, 6000.5, 4000.0, 8001.0));
     let r = summary(&app, &s.access, "type=heart_rate&from=2025-06-01&to=2025-06-30").await;

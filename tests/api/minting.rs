@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::common::{Session, TestApp, backdate_account, backdate_rules, tokyo_day};
-use crate::points::{admin, balance, upload};
+use crate::common::{Session, TestApp, backdate_account, backdate_rules, steps, tokyo_at, tokyo_day, weight};
+use crate::common::{admin, balance};
 
 both_backends!(
     a_thousand_backdated_typed_in_step_days_from_1975_pay_nothing,
@@ -19,20 +19,8 @@ both_backends!(
     checkups_pay_within_365_days_and_not_before_the_rule_took_effect,
 );
 
-fn at(day: chrono::NaiveDate, hour: u32) -> String {
-    format!("{day}T{hour:02}:00:00+09:00")
-}
-
-fn weight_on(day: chrono::NaiveDate) -> Value {
-    json!({"type": "body_weight", "effective_at": at(day, 7), "values": {"kg": 61.0}})
-}
-
-fn steps_on(day: chrono::NaiveDate, count: i64) -> Value {
-    json!({"type": "steps", "effective_at": at(day, 21), "values": {"count": count}})
-}
-
 fn checkup_on(day: chrono::NaiveDate) -> Value {
-    json!({"type": "health_checkup", "effective_at": at(crate::common::tokyo_day(0), 0),
+    json!({"type": "health_checkup", "effective_at": tokyo_at(crate::common::tokyo_day(0), 0),
            "values": {"kind": "specific_health_checkup", "checkup_date": day.to_string()}})
 }
 
@@ -72,7 +60,7 @@ async fn a_thousand_backdated_typed_in_step_days_from_1975_pay_nothing(app: Test
     let day0 = chrono::NaiveDate::from_ymd_opt(1975, 1, 1).unwrap();
     let items: Vec<Value> = (0..1000)
         .map(|i| {
-            let mut m = steps_on(day0 + chrono::Duration::days(i), 10_000);
+            let mut m = steps(day0 + chrono::Duration::days(i), 21, 10_000);
             m["client_ref"] = json!(format!("d{i}"));
             m
         })
@@ -91,7 +79,7 @@ async fn a_thousand_backdated_typed_in_step_days_from_1975_pay_nothing(app: Test
 
 async fn typed_in_steps_earn_nothing_from_the_default_step_tiers(app: TestApp) {
     let s = app.register("taro@example.jp").await;
-    assert_eq!(upload(&app, &s.access, steps_on(tokyo_day(0), 12_000)).await, 201);
+    assert_eq!(app.upload(&s.access, steps(tokyo_day(0), 21, 12_000)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 0);
     let rules = app.get("/v1/reward-rules", Some(&s.access)).await;
     rules.expect(200);
@@ -114,11 +102,14 @@ async fn data_earns_only_for_days_inside_the_award_window(app: TestApp) {
     backdate_rules(&app, "osaka", 60);
     // Weighing pays 1 point a day whatever the modality: only the day decides here.
     for days_ago in [30, 8] {
-        assert_eq!(upload(&app, &s.access, weight_on(tokyo_day(days_ago))).await, 201);
+        assert_eq!(
+            app.upload(&s.access, weight(tokyo_day(days_ago), 7, 61.0)).await.code(),
+            201
+        );
     }
     assert_eq!(balance(&app, &s).await, 0, "more than 7 days before the upload");
     for days_ago in [7, 3, 0] {
-        upload(&app, &s.access, weight_on(tokyo_day(days_ago))).await;
+        app.upload(&s.access, weight(tokyo_day(days_ago), 7, 61.0)).await.code();
     }
     assert_eq!(balance(&app, &s).await, 3, "7, 3 and 0 days ago");
 }
@@ -126,9 +117,9 @@ async fn data_earns_only_for_days_inside_the_award_window(app: TestApp) {
 async fn nothing_pays_for_days_before_the_account_existed(app: TestApp) {
     backdate_rules(&app, "osaka", 60);
     let s = app.register("taro@example.jp").await;
-    assert_eq!(upload(&app, &s.access, weight_on(tokyo_day(2))).await, 201);
+    assert_eq!(app.upload(&s.access, weight(tokyo_day(2), 7, 61.0)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 0, "the account did not exist two days ago");
-    upload(&app, &s.access, weight_on(tokyo_day(0))).await;
+    app.upload(&s.access, weight(tokyo_day(0), 7, 61.0)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
 }
 
@@ -145,10 +136,10 @@ async fn nothing_pays_for_days_before_the_rule_existed(app: TestApp) {
     )
     .await
     .expect(201);
-    let sleep = |day| json!({"type": "sleep", "effective_at": at(day, 8), "values": {"duration_min": 420}});
-    assert_eq!(upload(&app, &s.access, sleep(tokyo_day(3))).await, 201);
+    let sleep = |day| json!({"type": "sleep", "effective_at": tokyo_at(day, 8), "values": {"duration_min": 420}});
+    assert_eq!(app.upload(&s.access, sleep(tokyo_day(3))).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 0, "the rule did not exist three days ago");
-    upload(&app, &s.access, sleep(tokyo_day(0))).await;
+    app.upload(&s.access, sleep(tokyo_day(0))).await.code();
     assert_eq!(balance(&app, &s).await, 2);
 }
 
@@ -177,9 +168,9 @@ async fn a_programme_sets_its_own_award_window(app: TestApp) {
         .await;
     r.expect(200);
     assert_eq!(r.body["award_window_days"], 14);
-    upload(&app, &s.access, weight_on(tokyo_day(12))).await;
+    app.upload(&s.access, weight(tokyo_day(12), 7, 61.0)).await.code();
     assert_eq!(balance(&app, &s).await, 1, "12 days ago is inside a 14-day window");
-    upload(&app, &s.access, weight_on(tokyo_day(20))).await;
+    app.upload(&s.access, weight(tokyo_day(20), 7, 61.0)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
     osaka["award_window_days"] = json!(0);
     let r = app
@@ -214,10 +205,10 @@ async fn checkups_pay_within_365_days_and_not_before_the_rule_took_effect(app: T
     .await
     .expect(201);
     // Taken three months ago: before the rule took effect.
-    upload(&app, &s.access, checkup_on(tokyo_day(90))).await;
+    app.upload(&s.access, checkup_on(tokyo_day(90))).await.code();
     assert_eq!(kenshin(&app, &s).await, 0);
     // Taken today: pays, although it was recorded by a resident whose account is new.
-    upload(&app, &s.access, checkup_on(tokyo_day(0))).await;
+    app.upload(&s.access, checkup_on(tokyo_day(0))).await.code();
     assert_eq!(kenshin(&app, &s).await, 10);
     // Had the rule been in force for years, a checkup of 300 days ago pays, one of 400 does not.
     {
@@ -228,8 +219,8 @@ async fn checkups_pay_within_365_days_and_not_before_the_rule_took_effect(app: T
             .execute(&mut app.db.conn())
             .unwrap();
     }
-    upload(&app, &s.access, checkup_on(tokyo_day(400))).await;
+    app.upload(&s.access, checkup_on(tokyo_day(400))).await.code();
     assert_eq!(kenshin(&app, &s).await, 10, "older than 365 days");
-    upload(&app, &s.access, checkup_on(tokyo_day(300))).await;
+    app.upload(&s.access, checkup_on(tokyo_day(300))).await.code();
     assert_eq!(kenshin(&app, &s).await, 20);
 }

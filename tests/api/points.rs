@@ -8,7 +8,7 @@ use karada::db::schema::{points_balances, points_ledger, programmes};
 use karada::db::{LedgerEntryId, RuleId, UserId};
 
 use crate::both_backends;
-use crate::common::{Session, TestApp};
+use crate::common::{STEPS_RULE, Session, TestApp, WEIGHT_RULE, admin, balance, day, steps, weight};
 
 both_backends!(
     step_tiers_pay_once_per_day_however_the_day_is_reuploaded,
@@ -30,25 +30,7 @@ both_backends!(
     the_ledger_names_only_rules_and_balances_that_exist,
 );
 
-pub(crate) const STEPS_RULE: &str = "01a20000-0000-7000-8000-000000000001";
-pub(crate) const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
 const FIRST_RULE: &str = "01a20000-0000-7000-8000-000000000007";
-
-pub(crate) async fn admin(app: &TestApp) -> String {
-    use karada::db::schema::users;
-    let s = app.register("ops@example.jp").await;
-    let id = karada::db::Id(s.user_id.parse().unwrap());
-    diesel::update(users::table.find(id))
-        .set(users::role.eq("admin"))
-        .execute(&mut app.db.conn())
-        .unwrap();
-    s.access
-}
-
-/// A local day `n` days before today in Tokyo (the test residents' timezone), as tests write dates.
-pub(crate) fn day(n: i64) -> String {
-    crate::common::tokyo_day(n).to_string()
-}
 
 /// A resident whose account is a month old (points never pay for days before an account
 /// existed), with the token of a registered pedometer app that uploads their data as `sensed`
@@ -60,91 +42,43 @@ pub(crate) async fn resident(app: &TestApp, email: &str) -> (Session, String) {
     (s, device)
 }
 
-pub(crate) async fn upload(app: &TestApp, token: &str, body: Value) -> u16 {
-    app.post("/v1/measurements", Some(token), body).await.status.as_u16()
-}
-
-pub(crate) fn steps(day: &str, hour: u32, count: i64) -> Value {
-    json!({"type": "steps", "effective_at": format!("{day}T{hour:02}:00:00+09:00"), "values": {"count": count}})
-}
-
-/// The resident's `osaka` balance through the API, checked against the ledger sum and the stored
-/// balance row, which may never be negative.
-pub(crate) async fn balance(app: &TestApp, s: &Session) -> i64 {
-    let r = app.get("/v1/points", Some(&s.access)).await;
-    r.expect(200);
-    let osaka = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["programme"]["id"] == "osaka")
-        .unwrap();
-    let b = osaka["balance"].as_i64().unwrap();
-    let mut conn = app.db.conn();
-    let deltas: Vec<i32> = points_ledger::table
-        .filter(points_ledger::user_id.eq(karada::db::Id(s.user_id.parse().unwrap())))
-        .filter(points_ledger::programme_id.eq("osaka"))
-        .select(points_ledger::delta)
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(
-        b,
-        deltas.iter().map(|d| i64::from(*d)).sum::<i64>(),
-        "balance must equal the ledger sum"
-    );
-    let stored: Option<i32> = points_balances::table
-        .filter(points_balances::user_id.eq(karada::db::Id(s.user_id.parse().unwrap())))
-        .filter(points_balances::programme_id.eq("osaka"))
-        .select(points_balances::balance)
-        .first(&mut conn)
-        .optional()
-        .unwrap();
-    assert_eq!(i64::from(stored.unwrap_or(0)), b, "the stored balance");
-    assert!(b >= 0, "a balance is never negative");
-    b
-}
-
 async fn step_tiers_pay_once_per_day_however_the_day_is_reuploaded(app: TestApp) {
     let (s, device) = resident(&app, "taro@example.jp").await;
-    assert_eq!(upload(&app, &device, steps(&day(3), 12, 6500)).await, 201);
+    assert_eq!(app.upload(&device, steps(day(3), 12, 6500)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 3, "2,000, 4,000 and 6,000 crossed");
     // A later upload for the day replaces the total: only the newly crossed tier pays.
-    assert_eq!(upload(&app, &device, steps(&day(3), 20, 9000)).await, 201);
+    assert_eq!(app.upload(&device, steps(day(3), 20, 9000)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 4);
     // The same upload again, and an older one with more steps: nothing.
-    upload(&app, &device, steps(&day(3), 20, 9000)).await;
-    assert_eq!(upload(&app, &device, steps(&day(3), 18, 12000)).await, 200);
+    app.upload(&device, steps(day(3), 20, 9000)).await.code();
+    assert_eq!(app.upload(&device, steps(day(3), 18, 12000)).await.code(), 200);
     assert_eq!(balance(&app, &s).await, 4);
     // Another day pays its own tiers.
-    upload(&app, &device, steps(&day(2), 20, 2500)).await;
+    app.upload(&device, steps(day(2), 20, 2500)).await.code();
     assert_eq!(balance(&app, &s).await, 5);
-}
-
-pub(crate) fn weight(day: &str, hour: u32, kg: f64) -> Value {
-    json!({"type": "body_weight", "effective_at": format!("{day}T{hour:02}:00:00+09:00"), "values": {"kg": kg}})
 }
 
 async fn weighing_pays_once_per_local_day(app: TestApp) {
     let (s, _) = resident(&app, "taro@example.jp").await;
-    upload(&app, &s.access, weight(&day(3), 7, 61.0)).await;
-    upload(&app, &s.access, weight(&day(3), 21, 61.4)).await;
+    app.upload(&s.access, weight(day(3), 7, 61.0)).await.code();
+    app.upload(&s.access, weight(day(3), 21, 61.4)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
-    upload(&app, &s.access, weight(&day(2), 7, 61.2)).await;
+    app.upload(&s.access, weight(day(2), 7, 61.2)).await.code();
     assert_eq!(balance(&app, &s).await, 2);
     // 23:30 UTC on the first day is 08:30 on the next in Tokyo: already paid that day.
-    upload(
-        &app,
+    app.upload(
         &s.access,
         json!({"type": "body_weight", "effective_at": format!("{}T23:30:00Z", day(3)), "values": {"kg": 61.0}}),
     )
-    .await;
+    .await
+    .code();
     assert_eq!(balance(&app, &s).await, 2);
 }
 
 async fn deleting_a_measurement_keeps_its_points_and_reuploading_pays_nothing(app: TestApp) {
     let (s, _) = resident(&app, "taro@example.jp").await;
     let r = app
-        .post("/v1/measurements", Some(&s.access), weight(&day(3), 7, 61.0))
+        .post("/v1/measurements", Some(&s.access), weight(day(3), 7, 61.0))
         .await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(balance(&app, &s).await, 1);
@@ -152,7 +86,7 @@ async fn deleting_a_measurement_keeps_its_points_and_reuploading_pays_nothing(ap
         .await
         .expect(204);
     assert_eq!(balance(&app, &s).await, 1);
-    upload(&app, &s.access, weight(&day(3), 8, 61.0)).await;
+    app.upload(&s.access, weight(day(3), 8, 61.0)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
 }
 
@@ -161,7 +95,7 @@ async fn a_first_vascular_age_pays_once_and_only_when_sensed(app: TestApp) {
     let pod = crate::common::register_app(&app, "Karada pod", "kiosk", &["measurements:write"], "sensed");
     let v = |day: String| json!({"type": "vascular_age", "effective_at": format!("{day}T10:00:00+09:00"), "values": {"vascular_age_years": 50}});
     // Typed in by the resident: the rule is sensed-only.
-    upload(&app, &s.access, v(day(6))).await;
+    app.upload(&s.access, v(day(6))).await.code();
     assert_eq!(balance(&app, &s).await, 0);
     let code = app
         .call(Method::POST, "/v1/me/pairing-codes", Some(&s.access), None)
@@ -183,9 +117,9 @@ async fn a_first_vascular_age_pays_once_and_only_when_sensed(app: TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
-    upload(&app, &kiosk, v(day(5))).await;
+    app.upload(&kiosk, v(day(5))).await.code();
     assert_eq!(balance(&app, &s).await, 3);
-    upload(&app, &kiosk, v(day(3))).await;
+    app.upload(&kiosk, v(day(3))).await.code();
     assert_eq!(balance(&app, &s).await, 3);
 }
 
@@ -204,21 +138,17 @@ async fn checkups_pay_up_to_their_yearly_cap(app: TestApp) {
     // The oldest day that still pays; in the previous calendar year on every day but the last of
     // a leap year (whose 365-day window holds that year alone).
     let a_year_ago = crate::common::tokyo_day(365);
-    upload(&app, &s.access, checkup("specific_health_checkup", &today.to_string())).await;
+    app.upload(&s.access, checkup("specific_health_checkup", &today.to_string()))
+        .await
+        .code();
     assert_eq!(balance(&app, &s).await, 10);
-    upload(
-        &app,
-        &s.access,
-        checkup("specific_health_checkup", &new_year.to_string()),
-    )
-    .await;
+    app.upload(&s.access, checkup("specific_health_checkup", &new_year.to_string()))
+        .await
+        .code();
     assert_eq!(balance(&app, &s).await, 10, "one specific checkup a year");
-    upload(
-        &app,
-        &s.access,
-        checkup("specific_health_checkup", &a_year_ago.to_string()),
-    )
-    .await;
+    app.upload(&s.access, checkup("specific_health_checkup", &a_year_ago.to_string()))
+        .await
+        .code();
     let another_year = chrono::Datelike::year(&a_year_ago) != chrono::Datelike::year(&today);
     assert_eq!(
         balance(&app, &s).await,
@@ -226,9 +156,13 @@ async fn checkups_pay_up_to_their_yearly_cap(app: TestApp) {
         "another year"
     );
     let paid = balance(&app, &s).await;
-    upload(&app, &s.access, checkup("cancer_screening", &today.to_string())).await;
+    app.upload(&s.access, checkup("cancer_screening", &today.to_string()))
+        .await
+        .code();
     assert_eq!(balance(&app, &s).await, paid + 5);
-    upload(&app, &s.access, checkup("dental_checkup", &today.to_string())).await;
+    app.upload(&s.access, checkup("dental_checkup", &today.to_string()))
+        .await
+        .code();
     assert_eq!(balance(&app, &s).await, paid + 5, "no default rule for dental checkups");
 }
 
@@ -248,9 +182,9 @@ async fn residents_65_and_over_earn_on_lower_step_tiers(app: TestApp) {
     };
     crate::common::backdate_account(&app, &s, 30);
     let device = crate::common::sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
-    upload(&app, &device, steps(&day(3), 20, 1500)).await;
+    app.upload(&device, steps(day(3), 20, 1500)).await.code();
     assert_eq!(balance(&app, &s).await, 1, "the 1,000-step tier from 65");
-    upload(&app, &device, steps(&day(2), 20, 8000)).await;
+    app.upload(&device, steps(day(2), 20, 8000)).await.code();
     assert_eq!(balance(&app, &s).await, 6);
     // The under-65 rule did not pay as well.
     let entries = app.get("/v1/points/ledger", Some(&s.access)).await;
@@ -269,11 +203,11 @@ async fn the_programmes_daily_cap_limits_a_days_points(app: TestApp) {
         .execute(&mut app.db.conn())
         .unwrap();
     let (s, device) = resident(&app, "taro@example.jp").await;
-    upload(&app, &device, steps(&day(3), 20, 10000)).await;
+    app.upload(&device, steps(day(3), 20, 10000)).await.code();
     assert_eq!(balance(&app, &s).await, 4, "five tiers crossed, four points allowed");
-    upload(&app, &device, weight(&day(3), 21, 60.0)).await;
+    app.upload(&device, weight(day(3), 21, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 4, "the day is full");
-    upload(&app, &device, weight(&day(2), 7, 60.0)).await;
+    app.upload(&device, weight(day(2), 7, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 5);
     // The tier the cap left no room for is still open: with the cap raised the same day, a later
     // upload of that day pays it, and only it.
@@ -281,9 +215,9 @@ async fn the_programmes_daily_cap_limits_a_days_points(app: TestApp) {
         .set(programmes::daily_cap.eq(Some(20)))
         .execute(&mut app.db.conn())
         .unwrap();
-    upload(&app, &device, steps(&day(3), 21, 10100)).await;
+    app.upload(&device, steps(day(3), 21, 10100)).await.code();
     assert_eq!(balance(&app, &s).await, 6, "the 10,000 tier, once the cap allows it");
-    upload(&app, &device, steps(&day(3), 22, 10200)).await;
+    app.upload(&device, steps(day(3), 22, 10200)).await.code();
     assert_eq!(balance(&app, &s).await, 6);
 }
 
@@ -291,7 +225,7 @@ async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestAp
     let (s, device) = resident(&app, "taro@example.jp").await;
     let bodies: Vec<Value> = (0..6)
         .map(|i| {
-            let mut b = steps(&day(3), 20, 10000);
+            let mut b = steps(day(3), 20, 10000);
             b["source"] = json!(format!("device-{}", i % 2));
             b
         })
@@ -316,10 +250,10 @@ async fn two_devices_uploading_the_same_day_at_once_never_double_pay(app: TestAp
 async fn a_batch_awards_each_day_in_the_same_transaction(app: TestApp) {
     let (s, device) = resident(&app, "taro@example.jp").await;
     let items = vec![
-        steps(&day(5), 20, 4100),
-        steps(&day(4), 20, 2100),
-        weight(&day(4), 7, 60.0),
-        steps(&day(4), 21, 6100),
+        steps(day(5), 20, 4100),
+        steps(day(4), 20, 2100),
+        weight(day(4), 7, 60.0),
+        steps(day(4), 21, 6100),
     ];
     let r = app
         .post("/v1/measurements/batch", Some(&device), json!({ "items": items }))
@@ -356,7 +290,7 @@ async fn reward_rules_list_what_the_caller_can_earn(app: TestApp) {
 async fn the_ledger_is_paged_newest_first_and_scoped(app: TestApp) {
     let (s, device) = resident(&app, "taro@example.jp").await;
     for d in (3..=7).rev() {
-        upload(&app, &device, steps(&day(d), 20, 2500)).await;
+        app.upload(&device, steps(day(d), 20, 2500)).await.code();
     }
     let p1 = app
         .get("/v1/points/ledger?programme=osaka&limit=3", Some(&s.access))
@@ -426,7 +360,7 @@ async fn an_operator_adds_a_rule_that_pays_from_the_next_upload(app: TestApp) {
     let (s, _) = resident(&app, "taro@example.jp").await;
     for h in [7, 8, 9] {
         let body = json!({"type": "heart_rate", "effective_at": format!("{}T{h:02}:00:00+09:00", day(0)), "values": {"bpm": 70}});
-        upload(&app, &s.access, body).await;
+        app.upload(&s.access, body).await.code();
     }
     assert_eq!(balance(&app, &s).await, 4, "2 points, twice a day");
     // Residents cannot manage rules.
@@ -436,7 +370,7 @@ async fn an_operator_adds_a_rule_that_pays_from_the_next_upload(app: TestApp) {
 async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
     let ops = admin(&app).await;
     let (s, device) = resident(&app, "taro@example.jp").await;
-    upload(&app, &device, steps(&day(3), 12, 6500)).await;
+    app.upload(&device, steps(day(3), 12, 6500)).await.code();
     assert_eq!(balance(&app, &s).await, 3);
     let r = app
         .call(
@@ -453,7 +387,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
         .await;
     r.expect(200);
     assert_eq!(r.body["id"], STEPS_RULE);
-    upload(&app, &device, steps(&day(3), 20, 6600)).await;
+    app.upload(&device, steps(day(3), 20, 6600)).await.code();
     assert_eq!(
         balance(&app, &s).await,
         4,
@@ -471,7 +405,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
         [("Daily steps, new tiers".to_owned(), 1), ("Daily steps".to_owned(), 3)],
         "paid entries keep their title and points"
     );
-    upload(&app, &device, steps(&day(2), 20, 6600)).await;
+    app.upload(&device, steps(day(2), 20, 6600)).await.code();
     assert_eq!(balance(&app, &s).await, 4 + 6, "the new tiers on a new day");
     // Moved to another programme, the rule would pay the same days again there: refused.
     app.post(
@@ -494,7 +428,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
         .await;
     moved.expect(422);
     assert_eq!(moved.error_fields(), ["programme"]);
-    upload(&app, &device, steps(&day(2), 21, 6700)).await;
+    app.upload(&device, steps(day(2), 21, 6700)).await.code();
     assert_eq!(balance(&app, &s).await, 4 + 6, "nothing moved, nothing paid again");
     app.call(Method::PUT, &format!("/v1/admin/reward-rules/{}", uuid::Uuid::now_v7()), Some(&ops),
         Some(json!({"programme": "osaka", "kind": "first_measurement", "title": "x", "measurement_type": "gait", "points": 1})))
@@ -505,7 +439,7 @@ async fn changing_a_rule_in_place_never_pays_a_day_twice(app: TestApp) {
 async fn retiring_a_rule_stops_it_paying_and_keeps_what_it_paid(app: TestApp) {
     let ops = admin(&app).await;
     let (s, _) = resident(&app, "taro@example.jp").await;
-    upload(&app, &s.access, weight(&day(3), 7, 60.0)).await;
+    app.upload(&s.access, weight(day(3), 7, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
     app.call(
         Method::DELETE,
@@ -523,7 +457,7 @@ async fn retiring_a_rule_stops_it_paying_and_keeps_what_it_paid(app: TestApp) {
     )
     .await
     .expect(404);
-    upload(&app, &s.access, weight(&day(2), 7, 60.0)).await;
+    app.upload(&s.access, weight(day(2), 7, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
     let rules = app.get("/v1/reward-rules", Some(&s.access)).await;
     assert!(
@@ -683,16 +617,16 @@ async fn entries_keyed_before_day_keys_are_moved_and_still_count(app: TestApp) {
     // day's weighing was paid. (The steps come from a sensed device app, registered now that the
     // schema is whole again.)
     let device = crate::common::sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
-    upload(&app, &device, steps(&d, 20, 6500)).await;
+    app.upload(&device, steps(&d, 20, 6500)).await.code();
     assert_eq!(balance(&app, &s).await, 6);
-    upload(&app, &device, weight(&d, 21, 60.0)).await;
+    app.upload(&device, weight(&d, 21, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 6);
 }
 
 async fn the_ledger_names_only_rules_and_balances_that_exist(app: TestApp) {
     use karada::db::schema::{reward_rules, users};
     let (s, device) = resident(&app, "taro@example.jp").await;
-    upload(&app, &device, steps(&day(3), 20, 2500)).await;
+    app.upload(&device, steps(day(3), 20, 2500)).await.code();
     assert_eq!(balance(&app, &s).await, 1);
     let user = UserId(s.user_id.parse().unwrap());
     let other = app.register("hanako@example.jp").await;

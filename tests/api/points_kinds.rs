@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::common::backdate_rules;
 use crate::common::{PASSWORD, Session, TestApp};
-use crate::points::{STEPS_RULE, WEIGHT_RULE, admin, balance, day, resident, steps, upload, weight};
+use crate::common::{STEPS_RULE, WEIGHT_RULE, admin, balance, day, steps, weight};
+use crate::points::resident;
 
 both_backends!(
     a_streak_pays_once_per_period_logged_every_day_in_any_upload_order,
@@ -48,19 +49,19 @@ async fn a_streak_pays_once_per_period_logged_every_day_in_any_upload_order(app:
     // The rules were in force before the days weighed on (points never pay for earlier days).
     backdate_rules(&app, "osaka", 30);
     let (s, _) = resident(&app, "taro@example.jp").await;
-    assert_eq!(upload(&app, &s.access, weight(&day(7), 7, 60.0)).await, 201);
-    assert_eq!(upload(&app, &s.access, weight(&day(5), 7, 60.0)).await, 201);
+    assert_eq!(app.upload(&s.access, weight(day(7), 7, 60.0)).await.code(), 201);
+    assert_eq!(app.upload(&s.access, weight(day(5), 7, 60.0)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 2, "two weighings, no streak yet");
     // Filling the gap late completes the period.
-    assert_eq!(upload(&app, &s.access, weight(&day(6), 7, 60.0)).await, 201);
+    assert_eq!(app.upload(&s.access, weight(day(6), 7, 60.0)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 3 + 5);
     // More weighings inside the period pay nothing more.
-    assert_eq!(upload(&app, &s.access, weight(&day(6), 19, 60.1)).await, 201);
-    assert_eq!(upload(&app, &s.access, weight(&day(5), 19, 60.1)).await, 201);
+    assert_eq!(app.upload(&s.access, weight(day(6), 19, 60.1)).await.code(), 201);
+    assert_eq!(app.upload(&s.access, weight(day(5), 19, 60.1)).await.code(), 201);
     assert_eq!(balance(&app, &s).await, 8);
     // A run that straddles two periods completes neither.
-    upload(&app, &s.access, weight(&day(4), 7, 60.0)).await;
-    upload(&app, &s.access, weight(&day(3), 7, 60.0)).await;
+    app.upload(&s.access, weight(day(4), 7, 60.0)).await.code();
+    app.upload(&s.access, weight(day(3), 7, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 10);
     let streaks: Vec<_> = ledger(&app, &s, "osaka")
         .await
@@ -83,16 +84,16 @@ async fn a_campaign_multiplies_the_named_rules_inside_its_window(app: TestApp) {
     .await;
     backdate_rules(&app, "osaka", 30);
     let (s, device) = resident(&app, "taro@example.jp").await;
-    upload(&app, &device, steps(&day(3), 20, 6500)).await;
+    app.upload(&device, steps(day(3), 20, 6500)).await.code();
     assert_eq!(balance(&app, &s).await, 6, "three tiers, doubled");
     // Weighing is not named by the campaign.
-    upload(&app, &device, weight(&day(3), 7, 60.0)).await;
+    app.upload(&device, weight(day(3), 7, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 7);
     // Outside the window, steps pay the usual points.
-    upload(&app, &device, steps(&day(1), 20, 6500)).await;
+    app.upload(&device, steps(day(1), 20, 6500)).await.code();
     assert_eq!(balance(&app, &s).await, 10);
     // The daily cap (20) still holds: five doubled tiers are 10, within it.
-    upload(&app, &device, steps(&day(2), 20, 10000)).await;
+    app.upload(&device, steps(day(2), 20, 10000)).await.code();
     assert_eq!(balance(&app, &s).await, 20);
     let doubled: Vec<_> = ledger(&app, &s, "osaka")
         .await
@@ -121,7 +122,7 @@ async fn overlapping_campaigns_do_not_compound(app: TestApp) {
     }
     backdate_rules(&app, "osaka", 30);
     let (s, _) = resident(&app, "taro@example.jp").await;
-    upload(&app, &s.access, weight(&day(3), 7, 60.0)).await;
+    app.upload(&s.access, weight(day(3), 7, 60.0)).await.code();
     assert_eq!(balance(&app, &s).await, 3, "the larger multiplier, not 2 × 3");
 }
 
@@ -249,7 +250,7 @@ async fn an_operator_runs_a_programme_for_residents_65_and_over(app: TestApp) {
     for s in [&older, &younger] {
         // Today's steps (the Kobe rule is new), from a sensed device app.
         let device = crate::common::sensed_token(&app, s, "Pedometer", &["measurements:write"]).await;
-        upload(&app, &device, steps(&day(0), 0, 6000)).await;
+        app.upload(&device, steps(day(0), 0, 6000)).await.code();
     }
     assert_eq!(
         balances(&app, &older).await,

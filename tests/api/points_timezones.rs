@@ -12,8 +12,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::common::{Session, TestApp, backdate_account, backdate_rules, tokyo_day};
-use crate::points::balance;
+use crate::common::{Session, TestApp, backdate_account, backdate_rules, balance, steps_at, tokyo_day};
 
 both_backends!(
     a_tokyo_resident_earns_on_each_side_of_local_midnight,
@@ -32,10 +31,6 @@ const WEIGHT_RULE: &str = "01a20000-0000-7000-8000-000000000003";
 const BLOOD_PRESSURE_RULE: &str = "01a20000-0000-7000-8000-000000000004";
 const CHECKUP_RULE: &str = "01a20000-0000-7000-8000-000000000005";
 const SCREENING_RULE: &str = "01a20000-0000-7000-8000-000000000006";
-
-fn steps(at: &str, count: i64) -> Value {
-    json!({"type": "steps", "effective_at": at, "values": {"count": count}})
-}
 
 fn weight(at: &str) -> Value {
     json!({"type": "body_weight", "effective_at": at, "values": {"kg": 61.0}})
@@ -129,21 +124,9 @@ fn prev(date: NaiveDate) -> NaiveDate {
     date.pred_opt().unwrap()
 }
 
-/// Uploads one measurement (accepted, or an older daily total kept as it was); returns it.
-async fn upload(app: &TestApp, s: &Resident, body: Value) -> Value {
-    let r = app.post("/v1/measurements", Some(&s.device), body).await;
-    assert!(
-        matches!(r.status.as_u16(), 200 | 201),
-        "upload refused: {} {}",
-        r.status,
-        String::from_utf8_lossy(&r.raw)
-    );
-    r.body
-}
-
 /// Uploads one measurement and checks the local day the server gave it; returns its id.
 async fn upload_on(app: &TestApp, s: &Resident, body: Value, local_date: &str) -> String {
-    let m = upload(app, s, body).await;
+    let m = app.upload(&s.device, body).await.stored();
     assert_eq!(m["local_date"], local_date, "local day of {m}");
     m["id"].as_str().unwrap().to_owned()
 }
@@ -247,8 +230,8 @@ async fn a_tokyo_resident_earns_on_each_side_of_local_midnight(app: TestApp) {
     );
     let (d1, d2) = (d(3), d(2));
     // One second apart, on the same UTC day, but on two Tokyo days.
-    let before = upload_on(&app, &s, steps(&format!("{d1}T14:59:59Z"), 2500), &d1).await;
-    let after = upload_on(&app, &s, steps(&format!("{d1}T15:00:00Z"), 4500), &d2).await;
+    let before = upload_on(&app, &s, steps_at(&format!("{d1}T14:59:59Z"), 2500), &d1).await;
+    let after = upload_on(&app, &s, steps_at(&format!("{d1}T15:00:00Z"), 4500), &d2).await;
     assert_eq!(
         balance(&app, &s).await,
         3,
@@ -315,14 +298,14 @@ async fn a_london_resident_earns_by_london_days_in_summer_and_winter(app: TestAp
     upload_on(
         &app,
         &s,
-        steps(&format!("{june30}T22:59:59Z"), 2500),
+        steps_at(&format!("{june30}T22:59:59Z"), 2500),
         &june30.to_string(),
     )
     .await;
     upload_on(
         &app,
         &s,
-        steps(&format!("{june30}T23:00:00Z"), 2500),
+        steps_at(&format!("{june30}T23:00:00Z"), 2500),
         &july1.to_string(),
     )
     .await;
@@ -331,7 +314,13 @@ async fn a_london_resident_earns_by_london_days_in_summer_and_winter(app: TestAp
     assert_eq!(balance(&app, &s).await, 4);
     // Past UTC midnight but the same London day (1 July): the day's steps total is replaced, so
     // only the newly crossed tier pays, and the day's weighing is already paid.
-    upload_on(&app, &s, steps(&format!("{july1}T00:30:00Z"), 4500), &july1.to_string()).await;
+    upload_on(
+        &app,
+        &s,
+        steps_at(&format!("{july1}T00:30:00Z"), 4500),
+        &july1.to_string(),
+    )
+    .await;
     upload_on(&app, &s, weight(&format!("{july1}T00:30:00Z")), &july1.to_string()).await;
     assert_eq!(balance(&app, &s).await, 5);
 
@@ -404,13 +393,15 @@ async fn the_same_instant_is_a_different_day_for_tokyo_and_london_residents(app:
     let (d0, d1) = (d(3), d(2));
     // 16:00 UTC on the first day: 01:00 on the next in Tokyo, 16:00 on the first in London.
     for s in [&tokyo, &london] {
-        upload(&app, s, steps(&format!("{d0}T16:00:00Z"), 2500)).await;
-        upload(&app, s, weight(&format!("{d0}T16:00:00Z"))).await;
+        app.upload(&s.device, steps_at(&format!("{d0}T16:00:00Z"), 2500))
+            .await
+            .stored();
+        app.upload(&s.device, weight(&format!("{d0}T16:00:00Z"))).await.stored();
     }
     // 08:00 UTC on the first day: 17:00 on it in Tokyo (a new day for the Tokyo resident), 08:00
     // on it in London (the London resident's weighing that day is already paid).
     for s in [&tokyo, &london] {
-        upload(&app, s, weight(&format!("{d0}T08:00:00Z"))).await;
+        app.upload(&s.device, weight(&format!("{d0}T08:00:00Z"))).await.stored();
     }
     assert_eq!(
         paid(&app, &tokyo).await,
@@ -469,8 +460,8 @@ async fn a_batch_straddling_local_midnight_pays_each_local_day(app: TestApp) {
     let s = resident(&app, "taro@example.jp").await;
     let (d0, d1) = (d(3), d(2));
     let items = vec![
-        steps(&format!("{d0}T14:59:59Z"), 4500),
-        steps(&format!("{d0}T15:00:00Z"), 2500),
+        steps_at(&format!("{d0}T14:59:59Z"), 4500),
+        steps_at(&format!("{d0}T15:00:00Z"), 2500),
         weight(&format!("{d0}T14:59:59Z")),
         weight(&format!("{d0}T15:00:00Z")),
         weight(&format!("{d0}T15:30:00Z")),
@@ -511,7 +502,7 @@ async fn the_daily_cap_resets_at_local_midnight(app: TestApp) {
         &d0,
     )
     .await;
-    upload_on(&app, &tokyo, steps(&format!("{d0}T14:59:59Z"), 10000), &d0).await;
+    upload_on(&app, &tokyo, steps_at(&format!("{d0}T14:59:59Z"), 10000), &d0).await;
     assert_eq!(balance(&app, &tokyo).await, 20);
     upload_on(&app, &tokyo, weight(&format!("{d0}T14:59:59Z")), &d0).await;
     upload_on(&app, &tokyo, blood_pressure(&format!("{d0}T14:59:59Z")), &d0).await;
@@ -519,7 +510,7 @@ async fn the_daily_cap_resets_at_local_midnight(app: TestApp) {
     // One second later it is the next day in Tokyo (still the first in UTC): a fresh day.
     upload_on(&app, &tokyo, weight(&format!("{d0}T15:00:00Z")), &d1).await;
     upload_on(&app, &tokyo, blood_pressure(&format!("{d0}T15:00:00Z")), &d1).await;
-    upload_on(&app, &tokyo, steps(&format!("{d0}T15:00:00Z"), 10000), &d1).await;
+    upload_on(&app, &tokyo, steps_at(&format!("{d0}T15:00:00Z"), 10000), &d1).await;
     assert_eq!(balance(&app, &tokyo).await, 27);
     assert_eq!(per_day(&app, &tokyo).await, BTreeMap::from([day(&d0, 20), day(&d1, 7)]));
 
@@ -541,7 +532,7 @@ async fn the_daily_cap_resets_at_local_midnight(app: TestApp) {
         &june30,
     )
     .await;
-    upload_on(&app, &london, steps(&format!("{june30}T22:59:59Z"), 10000), &june30).await;
+    upload_on(&app, &london, steps_at(&format!("{june30}T22:59:59Z"), 10000), &june30).await;
     upload_on(&app, &london, weight(&format!("{june30}T22:59:59Z")), &june30).await;
     assert_eq!(balance(&app, &london).await, 20, "30 June is full");
     upload_on(&app, &london, weight(&format!("{june30}T23:00:00Z")), &july1).await;
@@ -580,7 +571,7 @@ async fn today_earned_counts_the_residents_own_today(app: TestApp) {
         let first_second = midnight.to_rfc3339();
         upload_on(&app, s, weight(&last_second), &yesterday).await;
         upload_on(&app, s, weight(&first_second), &today.to_string()).await;
-        upload_on(&app, s, steps(&first_second, 2500), &today.to_string()).await;
+        upload_on(&app, s, steps_at(&first_second, 2500), &today.to_string()).await;
         let st = standing(&app, s).await;
         assert_eq!(st["balance"], 3);
         assert_eq!(st["lifetime_earned"], 3);

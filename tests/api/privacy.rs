@@ -23,7 +23,7 @@ use crate::aggregates::{
 };
 use crate::both_backends;
 use crate::common::{Backend, Resp, Session, TestApp, assert_problem};
-use crate::points::{admin, steps, weight};
+use crate::common::{admin, steps, weight};
 
 both_backends!(
     sybils_recover_a_lone_members_value_in_exact_mode_and_nothing_better_than_the_noise_by_default,

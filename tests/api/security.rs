@@ -7,8 +7,8 @@ use actix_web::test::TestRequest;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::common::admin;
 use crate::common::{Backend, PASSWORD, Resp, Session, TestApp, from_now};
-use crate::points::admin;
 
 both_backends!(
     every_answer_says_nosniff_and_authenticated_or_token_answers_say_no_store,

@@ -12,7 +12,7 @@ use karada::db::{Id, OrgId, Ts, UserId};
 
 use crate::both_backends;
 use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
-use crate::points::{admin, steps, upload, weight};
+use crate::common::{admin, steps, weight};
 
 both_backends!(
     a_summary_for_an_organisation_holds_only_individually_consented_residents,
@@ -1021,7 +1021,7 @@ async fn a_consent_given_while_leaving_never_outlives_the_membership(app: TestAp
     let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let code = new_code(&app, &acme, json!({})).await;
     let taro = app.register("taro@example.jp").await;
-    upload(&app, &taro.access, weight("2026-11-20", 7, 60.0)).await;
+    app.upload(&taro.access, weight("2026-11-20", 7, 60.0)).await.code();
     for _ in 0..20 {
         let r = join(&app, &taro, &code).await;
         r.expect(201);
@@ -1388,10 +1388,13 @@ async fn health_staff_read_a_members_measurements_of_a_consented_type_and_each_r
     enrol(&app, &acme, &taro).await;
     enrol(&app, &acme, &hanako).await;
     for (day, kg) in [("2026-11-18", 61.0), ("2026-11-19", 60.6), ("2026-11-20", 60.2)] {
-        assert_eq!(upload(&app, &taro.access, weight(day, 7, kg)).await, 201);
+        assert_eq!(app.upload(&taro.access, weight(day, 7, kg)).await.code(), 201);
     }
-    assert_eq!(upload(&app, &taro.access, bp("2026-11-20", 8)).await, 201);
-    assert_eq!(upload(&app, &hanako.access, weight("2026-11-20", 7, 50.0)).await, 201);
+    assert_eq!(app.upload(&taro.access, bp("2026-11-20", 8)).await.code(), 201);
+    assert_eq!(
+        app.upload(&hanako.access, weight("2026-11-20", 7, 50.0)).await.code(),
+        201
+    );
     let c = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
     // Hanako consents to blood pressure only.
     give(&app, &hanako, consent_body(&acme.id, &["blood_pressure"], "individual")).await;
@@ -1511,8 +1514,8 @@ async fn individual_reads_need_an_individual_consent_covering_the_type(app: Test
     let acme = new_org(&app, &ops, "ACME").await;
     let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let taro = app.register("taro@example.jp").await;
-    upload(&app, &taro.access, weight("2026-11-20", 7, 60.0)).await;
-    upload(&app, &taro.access, bp("2026-11-20", 8)).await;
+    app.upload(&taro.access, weight("2026-11-20", 7, 60.0)).await.code();
+    app.upload(&taro.access, bp("2026-11-20", 8)).await.code();
     // Not a member: nothing.
     read(&app, &nurse, &acme.id, &taro, "?type=body_weight")
         .await
@@ -1559,7 +1562,7 @@ async fn only_the_organisations_health_staff_read_individually(app: TestApp) {
     let kenpo_nurse = staff(&app, &ops, &kenpo.id, "nurse@kenpo.example.jp", "health_staff").await;
     let taro = app.register("taro@example.jp").await;
     let hanako = app.register("hanako@example.jp").await;
-    upload(&app, &taro.access, weight("2026-11-20", 7, 60.0)).await;
+    app.upload(&taro.access, weight("2026-11-20", 7, 60.0)).await.code();
     enrol(&app, &acme, &taro).await;
     enrol(&app, &acme, &hanako).await;
     give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
@@ -1624,7 +1627,7 @@ async fn revocation_leaving_and_expiry_end_individual_reads_at_once(app: TestApp
     let acme = new_org(&app, &ops, "ACME").await;
     let nurse = staff(&app, &ops, &acme.id, "nurse@acme.example.jp", "health_staff").await;
     let taro = app.register("taro@example.jp").await;
-    upload(&app, &taro.access, weight("2026-11-20", 7, 60.0)).await;
+    app.upload(&taro.access, weight("2026-11-20", 7, 60.0)).await.code();
     let membership = enrol(&app, &acme, &taro).await;
     let q = "?type=body_weight";
 
@@ -1732,7 +1735,7 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
     // sensed steps: the residents' pedometer apps are registered ones.
     crate::common::backdate_rules(&app, "acme", 30);
     crate::common::backdate_rules(&app, "osaka", 30);
-    let (d1, d2, d3) = (crate::points::day(3), crate::points::day(2), crate::points::day(1));
+    let (d1, d2, d3) = (crate::common::day(3), crate::common::day(2), crate::common::day(1));
 
     let member = app.register("taro@example.jp").await;
     let outsider = app.register("hanako@example.jp").await;
@@ -1747,7 +1750,7 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
     }
 
     for device in &devices {
-        assert_eq!(upload(&app, device, steps(&d1, 20, 6500)).await, 201);
+        assert_eq!(app.upload(device, steps(&d1, 20, 6500)).await.code(), 201);
     }
     assert_eq!(
         points_by_programme(&app, &member).await,
@@ -1777,7 +1780,7 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
     app.get("/v1/points/ledger?programme=acme", Some(&member.access))
         .await
         .expect(404);
-    assert_eq!(upload(&app, &devices[0], steps(&d2, 20, 6500)).await, 201);
+    assert_eq!(app.upload(&devices[0], steps(&d2, 20, 6500)).await.code(), 201);
     assert_eq!(ledger_sum(&app, &member, "acme"), 5, "nothing more in acme");
     assert_eq!(ledger_sum(&app, &member, "osaka"), 6, "osaka still pays");
 
@@ -1787,7 +1790,7 @@ async fn a_members_programme_pays_only_its_current_members(app: TestApp) {
         points_by_programme(&app, &member).await,
         vec![("acme".to_owned(), 5), ("osaka".to_owned(), 6)]
     );
-    upload(&app, &devices[0], steps(&d3, 20, 1500)).await;
+    app.upload(&devices[0], steps(&d3, 20, 1500)).await.code();
     assert_eq!(ledger_sum(&app, &member, "acme"), 10);
 }
 
@@ -1907,7 +1910,7 @@ async fn a_summary_for_an_organisation_holds_only_individually_consented_residen
     let taro = app.register("taro@example.jp").await;
     enrol(&app, &org, &taro).await;
     for day in ["2026-11-02", "2026-11-03", "2026-11-10"] {
-        assert_eq!(upload(&app, &taro.access, bp(day, 8)).await, 201);
+        assert_eq!(app.upload(&taro.access, bp(day, 8)).await.code(), 201);
     }
     let user = UserId(taro.user_id.parse().unwrap());
     let reader = |org_id: &str| Reader {

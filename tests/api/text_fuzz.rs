@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
+use crate::common::admin;
 use crate::common::{Backend, PASSWORD, Session, TestApp, from_now};
-use crate::points::admin;
 
 /// Where a template's text goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -408,7 +408,7 @@ fn templates(w: &World) -> Vec<Template> {
         t(
             M::PUT,
             "/v1/admin/reward-rules/{id}",
-            format!("/v1/admin/reward-rules/{}", crate::points::WEIGHT_RULE),
+            format!("/v1/admin/reward-rules/{}", crate::common::WEIGHT_RULE),
             ops,
             rule,
         ),
