@@ -14,7 +14,7 @@ use karada::http::Settings;
 
 use crate::both_backends;
 use crate::common::{Backend, PASSWORD, Resp, Session, TestApp, assert_problem};
-use crate::common::{admin, steps, weight};
+use crate::common::{admin, consent_body, employer, enrollment_code, exact_mode, staff, steps, weight};
 
 /// The smaller `k_min` most tests run with, to keep their populations small.
 const K: u32 = 3;
@@ -73,69 +73,32 @@ pub(crate) struct Org {
     pub(crate) code: String,
 }
 
-/// Gives an existing account a role in an organisation.
-async fn add_role(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) {
-    app.post(
-        &format!("/v1/admin/organizations/{org}/staff"),
-        Some(ops),
-        json!({"email": email, "role": role}),
-    )
-    .await
-    .expect(201);
-}
-
-/// Registers `email` and gives it `role` in `org`.
-async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> Session {
-    let s = app.register(email).await;
-    add_role(app, ops, org, email, role).await;
-    s
-}
-
 /// A new employer with `org_admin` `admin@<slug>.example.jp` and analyst `analyst@<slug>.example.jp`,
 /// in `exact` mode: these tests hold v1's k-anonymous answers to exact values (the default,
 /// differential privacy, is tested in `privacy.rs`).
 pub(crate) async fn new_org(app: &TestApp, ops: &str, slug: &str) -> Org {
     let org = new_org_in_default_mode(app, ops, slug).await;
-    app.call(
-        Method::PUT,
-        &format!("/v1/admin/organizations/{}/privacy", org.id),
-        Some(ops),
-        Some(json!({"mode": "exact", "reason": "tests of the k-anonymous answers"})),
-    )
-    .await
-    .expect(200);
+    exact_mode(app, ops, &org.id).await;
     org
 }
 
 /// A new employer as an operator creates it (differential privacy), with its `org_admin`, analyst
 /// and an open enrollment code.
 pub(crate) async fn new_org_in_default_mode(app: &TestApp, ops: &str, slug: &str) -> Org {
-    let r = app
-        .post(
-            "/v1/admin/organizations",
-            Some(ops),
-            json!({"name": format!("{slug} Corporation"), "kind": "employer"}),
-        )
-        .await;
-    r.expect(201);
-    let id = r.body["id"].as_str().unwrap().to_owned();
-    let admin = staff(app, ops, &id, &format!("admin@{slug}.example.jp"), "org_admin").await;
-    let analyst = staff(app, ops, &id, &format!("analyst@{slug}.example.jp"), "analyst").await;
-    let r = app
-        .post(
-            &format!("/v1/orgs/{id}/enrollment-codes"),
-            Some(&admin.access),
-            json!({}),
-        )
-        .await;
-    r.expect(201);
-    let code = r.body["code"].as_str().unwrap().to_owned();
+    let org = employer(app, ops, &format!("{slug} Corporation"), slug).await;
+    let analyst = staff(app, ops, &org.id, &format!("analyst@{slug}.example.jp"), "analyst").await;
+    let code = enrollment_code(app, &org).await;
     Org {
-        id,
-        admin,
+        id: org.id,
+        admin: org.admin,
         analyst,
         code,
     }
+}
+
+/// A consent to aggregates of `types` that shares the whole history.
+pub(crate) fn aggregate_consent(org: &str, types: &[&str]) -> Value {
+    consent_body(org, types, "aggregate", PURPOSE)
 }
 
 /// Registers a resident with a birth date and sex.
@@ -177,13 +140,6 @@ pub(crate) async fn join(app: &TestApp, org: &Org, s: &Session) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-/// A consent to aggregates of `types` that shares the whole history (`data_from` long ago): the
-/// exact-mode populations upload data dated before the consent.
-pub(crate) fn consent_body(org: &str, types: &[&str]) -> Value {
-    json!({"organization_id": org, "measurement_types": types, "access": "aggregate", "purpose": PURPOSE,
-           "data_from": "2000-01-01"})
-}
-
 /// Gives a consent; its id.
 pub(crate) async fn consent(app: &TestApp, s: &Session, body: Value) -> String {
     let r = app.post("/v1/me/consents", Some(&s.access), body).await;
@@ -194,7 +150,7 @@ pub(crate) async fn consent(app: &TestApp, s: &Session, body: Value) -> String {
 /// Joins `org` and consents (aggregate access) to `types`: (membership id, consent id).
 pub(crate) async fn member(app: &TestApp, org: &Org, s: &Session, types: &[&str]) -> (String, String) {
     let m = join(app, org, s).await;
-    let c = consent(app, s, consent_body(&org.id, types)).await;
+    let c = consent(app, s, aggregate_consent(&org.id, types)).await;
     (m, c)
 }
 
@@ -411,8 +367,7 @@ async fn consent_to_one_organisation_does_not_leak_to_another(app: TestApp) {
     consent(
         &app,
         &x,
-        json!({"organization_id": b.id, "measurement_types": ["blood_pressure"], "access": "individual",
-               "purpose": PURPOSE, "data_from": "2000-01-01"}),
+        consent_body(&b.id, &["blood_pressure"], "individual", PURPOSE),
     )
     .await;
     weigh(&app, &x, "2026-01-10", 90.0).await;
@@ -444,10 +399,10 @@ async fn revocation_expiry_and_leaving_each_remove_a_resident_from_the_next_answ
     }
     // Everyone but the first man consents until revoked; he consents for a few seconds.
     for s in women40.iter().chain(&women30).chain(men40.iter().skip(1)) {
-        consents.push(consent(&app, s, consent_body(&org.id, &["body_weight"])).await);
+        consents.push(consent(&app, s, aggregate_consent(&org.id, &["body_weight"])).await);
     }
     let expires: DateTime<Utc> = Utc::now() + Duration::seconds(6);
-    let mut body = consent_body(&org.id, &["body_weight"]);
+    let mut body = aggregate_consent(&org.id, &["body_weight"]);
     body["expires_at"] = json!(expires.to_rfc3339());
     consent(&app, &men40[0], body).await;
 
@@ -1017,7 +972,7 @@ async fn program_stats_are_published_with_k_min_people_and_suppressed_below(app:
     let mut consents = Vec::new();
     for (s, count) in sharing.iter().zip([6500, 6500, 9000]) {
         join(&app, &org, s).await;
-        let mut body = consent_body(&org.id, &["steps"]);
+        let mut body = aggregate_consent(&org.id, &["steps"]);
         body["include_points"] = json!(true);
         consents.push(consent(&app, s, body).await);
         walk(&app, s, steps("2026-11-20", 20, count)).await;

@@ -641,3 +641,79 @@ pub async fn balance(app: &TestApp, s: &Session) -> i64 {
     assert!(b >= 0, "a balance is never negative");
     b
 }
+
+// ---- organisations, staff and consents, made through the API as an operator would ----
+
+/// An organisation with its `org_admin`.
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub admin: Session,
+}
+
+/// Registers `email` and gives it `role` in `org`.
+pub async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> Session {
+    let s = app.register(email).await;
+    let r = app
+        .post(
+            &format!("/v1/admin/organizations/{org}/staff"),
+            Some(ops),
+            json!({"email": email, "role": role}),
+        )
+        .await;
+    r.expect(201);
+    assert_eq!(r.body["user_id"], s.user_id.as_str());
+    s
+}
+
+/// A new employer named `name` (as the operator `ops` creates it: differential privacy), with its
+/// `org_admin` registered as `admin@<slug>.example.jp`.
+pub async fn employer(app: &TestApp, ops: &str, name: &str, slug: &str) -> Org {
+    let r = app
+        .post(
+            "/v1/admin/organizations",
+            Some(ops),
+            json!({"name": name, "kind": "employer"}),
+        )
+        .await;
+    r.expect(201);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let admin = staff(app, ops, &id, &format!("admin@{slug}.example.jp"), "org_admin").await;
+    Org {
+        id,
+        name: name.to_owned(),
+        admin,
+    }
+}
+
+/// Puts an organisation's statistics in `exact` mode (v1's k-anonymous answers), with a reason.
+pub async fn exact_mode(app: &TestApp, ops: &str, org: &str) {
+    app.call(
+        Method::PUT,
+        &format!("/v1/admin/organizations/{org}/privacy"),
+        Some(ops),
+        Some(json!({"mode": "exact", "reason": "tests of the k-anonymous answers"})),
+    )
+    .await
+    .expect(200);
+}
+
+/// An open enrollment code of `org`, created by its `org_admin`.
+pub async fn enrollment_code(app: &TestApp, org: &Org) -> String {
+    let r = app
+        .post(
+            &format!("/v1/orgs/{}/enrollment-codes", org.id),
+            Some(&org.admin.access),
+            json!({}),
+        )
+        .await;
+    r.expect(201);
+    r.body["code"].as_str().unwrap().to_owned()
+}
+
+/// A consent to `org` for `types` at `access` (`aggregate` or `individual`) for `purpose`, that
+/// shares the whole history (`data_from` long ago), as the tests upload data dated before it.
+pub fn consent_body(org: &str, types: &[&str], access: &str, purpose: &str) -> Value {
+    json!({"organization_id": org, "measurement_types": types, "access": access, "purpose": purpose,
+           "data_from": "2000-01-01"})
+}

@@ -19,7 +19,7 @@ use karada::http::Settings;
 
 use crate::both_backends;
 use crate::common::{Backend, PASSWORD, Resp, Session, TestApp, assert_problem, from_now};
-use crate::common::{admin, balance, day, steps, weight};
+use crate::common::{admin, balance, consent_body, day, employer, enrollment_code, exact_mode, staff, steps, weight};
 
 both_backends!(
     a_wrong_or_missing_password_erases_nothing,
@@ -181,56 +181,16 @@ struct Org {
     code: String,
 }
 
-async fn add_role(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) {
-    app.post(
-        &format!("/v1/admin/organizations/{org}/staff"),
-        Some(ops),
-        json!({"email": email, "role": role}),
-    )
-    .await
-    .expect(201);
-}
-
-async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> Session {
-    let s = app.register(email).await;
-    add_role(app, ops, org, email, role).await;
-    s
-}
-
 async fn new_org(app: &TestApp, ops: &str) -> Org {
-    let r = app
-        .post(
-            "/v1/admin/organizations",
-            Some(ops),
-            json!({"name": "ACME Corporation", "kind": "employer"}),
-        )
-        .await;
-    r.expect(201);
-    let id = r.body["id"].as_str().unwrap().to_owned();
-    let admin = staff(app, ops, &id, "admin@acme.example.jp", "org_admin").await;
-    let nurse = staff(app, ops, &id, "nurse@acme.example.jp", "health_staff").await;
-    let analyst = staff(app, ops, &id, "analyst@acme.example.jp", "analyst").await;
-    let r = app
-        .post(
-            &format!("/v1/orgs/{id}/enrollment-codes"),
-            Some(&admin.access),
-            json!({}),
-        )
-        .await;
-    r.expect(201);
-    let code = r.body["code"].as_str().unwrap().to_owned();
+    let org = employer(app, ops, "ACME Corporation", "acme").await;
+    let nurse = staff(app, ops, &org.id, "nurse@acme.example.jp", "health_staff").await;
+    let analyst = staff(app, ops, &org.id, "analyst@acme.example.jp", "analyst").await;
+    let code = enrollment_code(app, &org).await;
     // Exact mode: the tests below compare exact k-anonymous answers before and after an erasure.
-    app.call(
-        Method::PUT,
-        &format!("/v1/admin/organizations/{id}/privacy"),
-        Some(ops),
-        Some(json!({"mode": "exact", "reason": "tests of the k-anonymous answers"})),
-    )
-    .await
-    .expect(200);
+    exact_mode(app, ops, &org.id).await;
     Org {
-        id,
-        admin,
+        id: org.id,
+        admin: org.admin,
         nurse,
         analyst,
         code,
@@ -249,8 +209,7 @@ async fn member(app: &TestApp, org: &Org, s: &Session, types: &[&str], access: &
     app.post(
         "/v1/me/consents",
         Some(&s.access),
-        json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE,
-               "data_from": "2000-01-01"}),
+        consent_body(&org.id, types, access, PURPOSE),
     )
     .await
     .expect(201);

@@ -17,10 +17,11 @@ use karada::db::types::Json;
 use karada::db::{Id, Ts};
 
 use crate::both_backends;
+use crate::common::{Org, consent_body, staff};
 use crate::common::{PASSWORD, Resp, Session, TestApp, assert_problem};
 use crate::common::{admin, balance, steps};
 use crate::erasure::app_token;
-use crate::sharing::{self, Org, enrol, new_org, staff};
+use crate::sharing::{self, enrol, new_org};
 
 both_backends!(
     each_area_is_classified_against_its_named_reference,
@@ -1189,9 +1190,7 @@ async fn ledger_sum(app: &TestApp, s: &Session) -> i64 {
 
 /// A consent of `s` to `org` for `types` at `access`, for workplace health guidance.
 async fn give(app: &TestApp, s: &Session, org: &Org, types: &[&str], access: &str) -> Value {
-    let body = json!({"organization_id": org.id, "measurement_types": types, "access": access, "purpose": PURPOSE,
-                      "data_from": "2000-01-01"});
-    sharing::give(app, s, body).await
+    sharing::give(app, s, consent_body(&org.id, types, access, PURPOSE)).await
 }
 
 async fn member_insights(app: &TestApp, reader: &Session, org: &str, user: &str) -> Resp {

@@ -11,7 +11,7 @@ use karada::db::schema::{enrollment_codes, points_ledger};
 use karada::db::{Id, OrgId, Ts, UserId};
 
 use crate::both_backends;
-use crate::common::{Resp, Session, TestApp, assert_problem, from_now};
+use crate::common::{Org, Resp, Session, TestApp, assert_problem, consent_body, employer, from_now, staff};
 use crate::common::{admin, steps, weight};
 
 both_backends!(
@@ -47,51 +47,6 @@ both_backends!(
 );
 
 const PURPOSE: &str = "Follow-up by the occupational health nurse";
-
-/// An organisation with its `org_admin`.
-pub(crate) struct Org {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) admin: Session,
-}
-
-async fn create_org(app: &TestApp, ops: &str, body: Value) -> Value {
-    let r = app.post("/v1/admin/organizations", Some(ops), body).await;
-    r.expect(201);
-    r.body.clone()
-}
-
-/// Registers `email` and gives it `role` in `org`.
-pub(crate) async fn staff(app: &TestApp, ops: &str, org: &str, email: &str, role: &str) -> Session {
-    let s = app.register(email).await;
-    let r = app
-        .post(
-            &format!("/v1/admin/organizations/{org}/staff"),
-            Some(ops),
-            json!({"email": email, "role": role}),
-        )
-        .await;
-    r.expect(201);
-    assert_eq!(r.body["user_id"], s.user_id.as_str());
-    s
-}
-
-/// A new employer named `name`, with an `org_admin` registered as `admin@<slug>.example.jp`.
-pub(crate) async fn new_org(app: &TestApp, ops: &str, name: &str) -> Org {
-    let body = create_org(app, ops, json!({"name": name, "kind": "employer"})).await;
-    let id = body["id"].as_str().unwrap().to_owned();
-    let slug: String = name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_lowercase();
-    let admin = staff(app, ops, &id, &format!("admin@{slug}.example.jp"), "org_admin").await;
-    Org {
-        id,
-        name: name.to_owned(),
-        admin,
-    }
-}
 
 async fn post_code(app: &TestApp, token: &str, org: &str, body: Value) -> Resp {
     app.post(&format!("/v1/orgs/{org}/enrollment-codes"), Some(token), body)
@@ -135,11 +90,6 @@ async fn leave(app: &TestApp, s: &Session, membership: &str) -> Resp {
         None,
     )
     .await
-}
-
-fn consent_body(org: &str, types: &[&str], access: &str) -> Value {
-    json!({"organization_id": org, "measurement_types": types, "access": access, "purpose": PURPOSE,
-           "data_from": "2000-01-01"})
 }
 
 pub(crate) async fn give(app: &TestApp, s: &Session, body: Value) -> Value {
@@ -973,11 +923,21 @@ async fn leaving_revokes_that_organisations_consents_and_no_others(app: TestApp)
     let taro = app.register("taro@example.jp").await;
     let at_acme = enrol(&app, &acme, &taro).await;
     enrol(&app, &kenpo, &taro).await;
-    let a1 = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
-    let a2 = give(&app, &taro, consent_body(&acme.id, &["steps"], "aggregate")).await;
-    let k1 = give(&app, &taro, consent_body(&kenpo.id, &["body_weight"], "aggregate")).await;
+    let a1 = give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
+    let a2 = give(&app, &taro, consent_body(&acme.id, &["steps"], "aggregate", PURPOSE)).await;
+    let k1 = give(
+        &app,
+        &taro,
+        consent_body(&kenpo.id, &["body_weight"], "aggregate", PURPOSE),
+    )
+    .await;
     // A consent the resident had already revoked keeps its own reason.
-    let a3 = give(&app, &taro, consent_body(&acme.id, &["sleep"], "aggregate")).await;
+    let a3 = give(&app, &taro, consent_body(&acme.id, &["sleep"], "aggregate", PURPOSE)).await;
     revoke(&app, &taro, a3["id"].as_str().unwrap()).await.expect(204);
 
     leave(&app, &taro, &at_acme).await.expect(204);
@@ -1002,7 +962,7 @@ async fn leaving_revokes_that_organisations_consents_and_no_others(app: TestApp)
         .post(
             "/v1/me/consents",
             Some(&taro.access),
-            consent_body(&acme.id, &["body_weight"], "aggregate"),
+            consent_body(&acme.id, &["body_weight"], "aggregate", PURPOSE),
         )
         .await;
     r.expect(422);
@@ -1011,7 +971,12 @@ async fn leaving_revokes_that_organisations_consents_and_no_others(app: TestApp)
     enrol(&app, &acme, &taro).await;
     let listed = consents(&app, &taro).await;
     assert_eq!(find(&listed, &a1["id"])["status"], "revoked");
-    give(&app, &taro, consent_body(&acme.id, &["body_weight"], "aggregate")).await;
+    give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "aggregate", PURPOSE),
+    )
+    .await;
     assert_eq!(consents(&app, &taro).await.len(), 5);
 }
 
@@ -1030,7 +995,7 @@ async fn a_consent_given_while_leaving_never_outlives_the_membership(app: TestAp
             app.post(
                 "/v1/me/consents",
                 Some(&taro.access),
-                consent_body(&acme.id, &["body_weight"], "individual"),
+                consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
             ),
             leave(&app, &taro, &membership),
         )
@@ -1085,7 +1050,7 @@ async fn a_consent_needs_a_current_membership(app: TestApp) {
             .post(
                 "/v1/me/consents",
                 Some(&taro.access),
-                consent_body(&org, &["body_weight"], "aggregate"),
+                consent_body(&org, &["body_weight"], "aggregate", PURPOSE),
             )
             .await;
         assert_problem(&r, 422, "validation");
@@ -1093,7 +1058,12 @@ async fn a_consent_needs_a_current_membership(app: TestApp) {
     }
     assert!(consents(&app, &taro).await.is_empty());
     enrol(&app, &acme, &taro).await;
-    let c = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "aggregate")).await;
+    let c = give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "aggregate", PURPOSE),
+    )
+    .await;
     assert_eq!(c["organization_id"], acme.id.as_str());
     assert_eq!(c["status"], "active");
 }
@@ -1105,7 +1075,7 @@ async fn consents_are_validated_field_by_field_and_nothing_is_given(app: TestApp
     enrol(&app, &acme, &taro).await;
     let post = |body: Value| app.post("/v1/me/consents", Some(&taro.access), body);
     let with = |patch: Value| {
-        let mut b = consent_body(&acme.id, &["body_weight"], "individual");
+        let mut b = consent_body(&acme.id, &["body_weight"], "individual", PURPOSE);
         for (k, v) in patch.as_object().unwrap() {
             b[k] = v.clone();
         }
@@ -1235,7 +1205,7 @@ async fn a_consent_comes_with_a_receipt_that_matches_it(app: TestApp) {
     assert!(p["termination"].as_str().unwrap().contains(c["id"].as_str().unwrap()));
 
     // Aggregate access without points: the categories are the types alone.
-    let agg = give(&app, &taro, consent_body(&acme.id, &["sleep"], "aggregate")).await;
+    let agg = give(&app, &taro, consent_body(&acme.id, &["sleep"], "aggregate", PURPOSE)).await;
     let p = &agg["receipt"]["services"][0]["purposes"][0];
     assert_eq!(p["pii_category"], json!(["sleep"]));
     assert_eq!(p["access"], "aggregate");
@@ -1278,9 +1248,14 @@ async fn revoking_a_consent_is_immediate_idempotent_and_kept_in_the_history(app:
     let hanako = app.register("hanako@example.jp").await;
     enrol(&app, &acme, &taro).await;
     enrol(&app, &acme, &hanako).await;
-    let first = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
-    let second = give(&app, &taro, consent_body(&acme.id, &["steps"], "aggregate")).await;
-    let hanakos = give(&app, &hanako, consent_body(&acme.id, &["steps"], "aggregate")).await;
+    let first = give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
+    let second = give(&app, &taro, consent_body(&acme.id, &["steps"], "aggregate", PURPOSE)).await;
+    let hanakos = give(&app, &hanako, consent_body(&acme.id, &["steps"], "aggregate", PURPOSE)).await;
     let id = first["id"].as_str().unwrap();
 
     // Not someone else's.
@@ -1334,7 +1309,12 @@ async fn app_tokens_cannot_join_leave_consent_or_read_the_access_log(app: TestAp
     let acme = new_org(&app, &ops, "ACME").await;
     let taro = app.register("taro@example.jp").await;
     let membership = enrol(&app, &acme, &taro).await;
-    let c = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "aggregate")).await;
+    let c = give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "aggregate", PURPOSE),
+    )
+    .await;
     let cid = c["id"].as_str().unwrap();
     let code = new_code(&app, &acme, json!({})).await;
     let r = app
@@ -1354,8 +1334,12 @@ async fn app_tokens_cannot_join_leave_consent_or_read_the_access_log(app: TestAp
         app.get("/v1/me/memberships", t).await,
         app.call(Method::DELETE, &format!("/v1/me/memberships/{membership}"), t, None)
             .await,
-        app.post("/v1/me/consents", t, consent_body(&acme.id, &["steps"], "individual"))
-            .await,
+        app.post(
+            "/v1/me/consents",
+            t,
+            consent_body(&acme.id, &["steps"], "individual", PURPOSE),
+        )
+        .await,
         app.get("/v1/me/consents", t).await,
         app.get(&format!("/v1/me/consents/{cid}"), t).await,
         app.get(&format!("/v1/me/consents/{cid}/receipt"), t).await,
@@ -1395,9 +1379,19 @@ async fn health_staff_read_a_members_measurements_of_a_consented_type_and_each_r
         app.upload(&hanako.access, weight("2026-11-20", 7, 50.0)).await.code(),
         201
     );
-    let c = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
+    let c = give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
     // Hanako consents to blood pressure only.
-    give(&app, &hanako, consent_body(&acme.id, &["blood_pressure"], "individual")).await;
+    give(
+        &app,
+        &hanako,
+        consent_body(&acme.id, &["blood_pressure"], "individual", PURPOSE),
+    )
+    .await;
 
     let r = read(&app, &nurse, &acme.id, &taro, "?type=body_weight").await;
     r.expect(200);
@@ -1529,7 +1523,7 @@ async fn individual_reads_need_an_individual_consent_covering_the_type(app: Test
     give(
         &app,
         &taro,
-        consent_body(&acme.id, &["body_weight", "blood_pressure"], "aggregate"),
+        consent_body(&acme.id, &["body_weight", "blood_pressure"], "aggregate", PURPOSE),
     )
     .await;
     assert_problem(
@@ -1538,7 +1532,12 @@ async fn individual_reads_need_an_individual_consent_covering_the_type(app: Test
         "forbidden",
     );
     // An individual consent covering another type does not either.
-    give(&app, &taro, consent_body(&acme.id, &["blood_pressure"], "individual")).await;
+    give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["blood_pressure"], "individual", PURPOSE),
+    )
+    .await;
     read(&app, &nurse, &acme.id, &taro, "?type=body_weight")
         .await
         .expect(403);
@@ -1565,7 +1564,12 @@ async fn only_the_organisations_health_staff_read_individually(app: TestApp) {
     app.upload(&taro.access, weight("2026-11-20", 7, 60.0)).await.code();
     enrol(&app, &acme, &taro).await;
     enrol(&app, &acme, &hanako).await;
-    give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
+    give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
 
     let q = "?type=body_weight";
     for (who, s) in [
@@ -1632,13 +1636,18 @@ async fn revocation_leaving_and_expiry_end_individual_reads_at_once(app: TestApp
     let q = "?type=body_weight";
 
     // Revocation.
-    let c = give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
+    let c = give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
     read(&app, &nurse, &acme.id, &taro, q).await.expect(200);
     revoke(&app, &taro, c["id"].as_str().unwrap()).await.expect(204);
     assert_problem(&read(&app, &nurse, &acme.id, &taro, q).await, 403, "forbidden");
 
     // Expiry.
-    let mut body = consent_body(&acme.id, &["body_weight"], "individual");
+    let mut body = consent_body(&acme.id, &["body_weight"], "individual", PURPOSE);
     body["expires_at"] = json!(from_now(Duration::seconds(2)));
     let c = give(&app, &taro, body).await;
     read(&app, &nurse, &acme.id, &taro, q).await.expect(200);
@@ -1655,7 +1664,12 @@ async fn revocation_leaving_and_expiry_end_individual_reads_at_once(app: TestApp
     assert!(got.body["revoked_at"].is_null());
 
     // Leaving.
-    give(&app, &taro, consent_body(&acme.id, &["body_weight"], "individual")).await;
+    give(
+        &app,
+        &taro,
+        consent_body(&acme.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
     read(&app, &nurse, &acme.id, &taro, q).await.expect(200);
     leave(&app, &taro, &membership).await.expect(204);
     read(&app, &nurse, &acme.id, &taro, q).await.expect(403);
@@ -1930,14 +1944,46 @@ async fn a_summary_for_an_organisation_holds_only_individually_consented_residen
             })
     };
     assert_eq!(counts(&org.id), 0, "a member without any consent");
-    give(&app, &taro, consent_body(&org.id, &["blood_pressure"], "aggregate")).await;
+    give(
+        &app,
+        &taro,
+        consent_body(&org.id, &["blood_pressure"], "aggregate", PURPOSE),
+    )
+    .await;
     assert_eq!(counts(&org.id), 0, "an aggregate consent is not an individual one");
-    give(&app, &taro, consent_body(&org.id, &["body_weight"], "individual")).await;
+    give(
+        &app,
+        &taro,
+        consent_body(&org.id, &["body_weight"], "individual", PURPOSE),
+    )
+    .await;
     assert_eq!(counts(&org.id), 0, "an individual consent to another type");
-    let c = give(&app, &taro, consent_body(&org.id, &["blood_pressure"], "individual")).await;
+    let c = give(
+        &app,
+        &taro,
+        consent_body(&org.id, &["blood_pressure"], "individual", PURPOSE),
+    )
+    .await;
     assert_eq!(counts(&org.id), 3, "an individual consent covering the type");
     let elsewhere = new_org(&app, &ops, "Other Co").await;
     assert_eq!(counts(&elsewhere.id), 0, "another organisation");
     revoke(&app, &taro, c["id"].as_str().unwrap()).await.expect(204);
     assert_eq!(counts(&org.id), 0, "revoked: at once");
+}
+
+/// A new employer named `name`, with an `org_admin` registered as `admin@<slug>.example.jp`, the
+/// slug being the name's letters and digits in lower case.
+pub(crate) async fn new_org(app: &TestApp, ops: &str, name: &str) -> Org {
+    let slug: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    employer(app, ops, name, &slug).await
+}
+
+async fn create_org(app: &TestApp, ops: &str, body: Value) -> Value {
+    let r = app.post("/v1/admin/organizations", Some(ops), body).await;
+    r.expect(201);
+    r.body.clone()
 }
