@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RESIDENTS=${RESIDENTS:-64}   # fresh residents per upload phase
-BATCHES=${BATCHES:-2}        # requests of 999 items (333 days) per resident and phase
+RESIDENTS=${RESIDENTS:-128}  # fresh residents per upload phase
+BATCHES=${BATCHES:-1}        # requests of 999 items (333 days) per resident and phase; days beyond
+                             # the programme's award window (366 days) would earn nothing
 DAILY=${DAILY:-30}           # daily-sync requests (1 day, 3 items) per resident and phase; 0 skips
 PAIRS=${PAIRS:-3}            # (rules on, rules off) pairs of phases
 HISTORY_DAYS=${HISTORY_DAYS:-1096}

@@ -8,6 +8,11 @@
 //! on distinct days, so every "on" phase really writes awards. `--days-per-request 333` (the
 //! default) sends full batches of 999 items; `--days-per-request 1` sends a phone's daily sync.
 //!
+//! Every resident uploads through a registered `sensed` app (the default step tiers pay sensed
+//! steps only), as an account four years old, under rules in force for four years and with the
+//! programme's award window at its widest (366 days), so that the backdated days of a phase pay
+//! as they would have paid a phone uploading on the day (see [`prepare`]).
+//!
 //! `balance` mode: p50/p99 and throughput of `GET /v1/points` (and the first ledger page) for a
 //! resident with 3 years of daily history and for a resident with none, next to `GET /healthz`
 //! measured by the same driver at the same concurrency.
@@ -52,12 +57,44 @@ fn agent() -> ureq::Agent {
 
 struct Resident {
     id: uuid::Uuid,
-    token: String,
+    /// The login session's access token: what reads the resident's points.
+    login: String,
+    /// The paired sensed app's token: what uploads.
+    device: String,
 }
 
-/// Registers `n` residents from 4 threads (argon2 makes registration slow; it is never timed).
-/// Born 1975, so the under-65 step rule applies; default timezone Asia/Tokyo.
-fn register(base: &str, n: usize, tag: &str) -> Vec<Resident> {
+/// Makes the benchmark's backdated uploads earn what a phone's upload on the day would have:
+/// the programme's award window at its widest (366 days), every rule in force for four years,
+/// and a registered `sensed` pedometer app for the residents to upload through (the step tiers
+/// pay sensed steps only). Its client credentials, as the `Authorization` header of a claim.
+fn prepare(db_url: &str) -> String {
+    use base64::Engine;
+    use karada::accounts::apps::{self, AppKind};
+    use karada::accounts::tokens::{Modality, Scope};
+    let mut conn = karada::db::DbConn::Pg(PgConnection::establish(db_url).expect("connect"));
+    for sql in [
+        "UPDATE programmes SET award_window_days = 366",
+        "UPDATE reward_rules SET created_at = now() - interval '4 years'",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).expect(sql);
+    }
+    let (app, secret) = apps::register(
+        &mut conn,
+        "Benchmark pedometer",
+        AppKind::App,
+        &[Scope::MeasurementsWrite],
+        Modality::Sensed,
+    )
+    .expect("register the benchmark app");
+    let pair = format!("{}:{secret}", app.client_id);
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+/// Registers `n` residents from 4 threads (argon2 makes registration slow; it is never timed),
+/// pairs each with the benchmark's sensed app (`app`: its claim credentials) and backdates their
+/// accounts by four years. Born 1975, so the under-65 step rule applies; default timezone
+/// Asia/Tokyo. Uploads with the app's token are `sensed`.
+fn register(base: &str, conn: &mut PgConnection, app: &str, n: usize, tag: &str) -> Vec<Resident> {
     let a = agent();
     let out = Mutex::new(Vec::with_capacity(n));
     run(4, n, |i| {
@@ -66,13 +103,35 @@ fn register(base: &str, n: usize, tag: &str) -> Vec<Resident> {
         let mut r = a.post(&format!("{base}/v1/auth/register")).send_json(&body).unwrap();
         assert_eq!(r.status(), 201, "register failed");
         let v: Value = r.body_mut().read_json().unwrap();
+        let login = v["access_token"].as_str().unwrap().to_owned();
+        let mut r = a
+            .post(&format!("{base}/v1/me/pairing-codes"))
+            .header("Authorization", &format!("Bearer {login}"))
+            .send_empty()
+            .unwrap();
+        assert_eq!(r.status(), 201, "pairing code");
+        let code: Value = r.body_mut().read_json().unwrap();
+        let mut r = a
+            .post(&format!("{base}/v1/apps/claim"))
+            .header("Authorization", app)
+            .send_json(json!({"code": code["code"]}))
+            .unwrap();
+        assert_eq!(r.status(), 201, "claim");
+        let claim: Value = r.body_mut().read_json().unwrap();
+        assert_eq!(claim["modality"], "sensed");
         let resident = Resident {
             id: v["user"]["id"].as_str().unwrap().parse().unwrap(),
-            token: v["access_token"].as_str().unwrap().to_owned(),
+            device: claim["token"].as_str().unwrap().to_owned(),
+            login,
         };
         out.lock().unwrap().push((i, resident));
         true
     });
+    diesel::sql_query(format!(
+        "UPDATE users SET created_at = now() - interval '4 years' WHERE email LIKE '%.{tag}@example.invalid'"
+    ))
+    .execute(conn)
+    .expect("backdate the accounts");
     let mut v = out.into_inner().unwrap();
     v.sort_by_key(|(i, _)| *i);
     v.into_iter().map(|(_, r)| r).collect()
@@ -280,11 +339,19 @@ struct Phase {
 
 /// One timed phase: `residents` fresh residents, `batches` requests each of `--days-per-request`
 /// days (3 items a day), from `clients` clients; consecutive jobs belong to different residents.
-fn phase(base: &str, conn: &mut PgConnection, on: (bool, &[Id]), residents: usize, batches: usize, tag: &str) -> Phase {
+fn phase(
+    base: &str,
+    conn: &mut PgConnection,
+    app: &str,
+    on: (bool, &[Id]),
+    residents: usize,
+    batches: usize,
+    tag: &str,
+) -> Phase {
     let clients: usize = arg("--clients", "4").parse().unwrap();
     let (on, rules) = on;
     set_rules(conn, rules, on);
-    let people = register(base, residents, tag);
+    let people = register(base, conn, app, residents, tag);
     let last = today_tokyo() - chrono::Duration::days(1);
     let days = days_per_request();
     let seeds: Vec<u64> = people.iter().map(|p| p.id.as_u64_pair().1).collect();
@@ -301,7 +368,7 @@ fn phase(base: &str, conn: &mut PgConnection, on: (bool, &[Id]), residents: usiz
     let probe = CpuProbe::start(conn);
     let (elapsed, lat) = run(clients, bodies.len(), |i| {
         let items = bodies[i].lock().unwrap().take().unwrap();
-        upload(&a, base, &people[i % residents].token, items);
+        upload(&a, base, &people[i % residents].device, items);
         true
     });
     let cpu = probe.stop(conn);
@@ -318,8 +385,10 @@ fn phase(base: &str, conn: &mut PgConnection, on: (bool, &[Id]), residents: usiz
 }
 
 fn rules(base: &str, db_url: &str) {
-    let residents: usize = arg("--residents", "64").parse().unwrap();
-    let batches: usize = arg("--batches", "2").parse().unwrap();
+    // One request of 333 days per resident by default: every day then lies inside the award
+    // window, so every "on" phase pays for every day it uploads.
+    let residents: usize = arg("--residents", "128").parse().unwrap();
+    let batches: usize = arg("--batches", "1").parse().unwrap();
     let pairs: usize = arg("--pairs", "3").parse().unwrap();
     let clients: usize = arg("--clients", "4").parse().unwrap();
     let days = days_per_request();
@@ -327,6 +396,7 @@ fn rules(base: &str, db_url: &str) {
     let seeded = rules_in_force(&mut conn);
     assert!(!seeded.is_empty(), "no rules in force to toggle");
     let tag = format!("{:x}", Utc::now().timestamp_micros());
+    let app = prepare(db_url);
     println!("rules in force at the start (toggled on and off): {}", seeded.len());
     println!(
         "rules: {pairs} pairs of phases; each phase: {residents} fresh residents x {batches} requests of \
@@ -334,7 +404,15 @@ fn rules(base: &str, db_url: &str) {
         residents * batches * days * 3
     );
     // Warm-up, not reported: the first requests prepare statements and fill caches.
-    let _ = phase(base, &mut conn, (true, &seeded), 8, batches.min(8), &format!("{tag}w"));
+    let _ = phase(
+        base,
+        &mut conn,
+        &app,
+        (true, &seeded),
+        8,
+        batches.min(8),
+        &format!("{tag}w"),
+    );
     let mut phases = Vec::new();
     println!(
         "| # | rules | rows | s | rows/s | p50 ms/request | p99 ms/request | ledger entries written | \
@@ -346,6 +424,7 @@ fn rules(base: &str, db_url: &str) {
         let p = phase(
             base,
             &mut conn,
+            &app,
             (on, &seeded),
             residents,
             batches,
@@ -487,7 +566,8 @@ fn balance(base: &str, db_url: &str) {
     println!("rules in force: {}", rules_in_force(&mut conn).len());
     let early = earliest_earner(base, &mut conn);
     let tag = format!("{:x}", Utc::now().timestamp_micros());
-    let people = register(base, 2, &format!("{tag}b"));
+    let app = prepare(db_url);
+    let people = register(base, &mut conn, &app, 2, &format!("{tag}b"));
     let (old, fresh) = (&people[0], &people[1]);
     let a = agent();
 
@@ -497,7 +577,7 @@ fn balance(base: &str, db_url: &str) {
     let n_items = items.len();
     let started = Instant::now();
     for chunk in items.chunks(DAYS_PER_BATCH * 3) {
-        upload(&a, base, &old.token, chunk.to_vec());
+        upload(&a, base, &old.device, chunk.to_vec());
     }
     let upload_secs = started.elapsed().as_secs_f64();
     let entries: i64 = points_ledger::table
@@ -514,7 +594,7 @@ fn balance(base: &str, db_url: &str) {
     );
     let mut resp = a
         .get(&format!("{base}/v1/points"))
-        .header("Authorization", &format!("Bearer {}", old.token))
+        .header("Authorization", &format!("Bearer {}", old.login))
         .call()
         .unwrap();
     let v: Value = resp.body_mut().read_json().unwrap();
@@ -529,22 +609,22 @@ fn balance(base: &str, db_url: &str) {
         (
             format!("GET /v1/points, {hist}"),
             "/v1/points",
-            Some(old.token.as_str()),
+            Some(old.login.as_str()),
         ),
         (
             "GET /v1/points, no history".to_owned(),
             "/v1/points",
-            Some(fresh.token.as_str()),
+            Some(fresh.login.as_str()),
         ),
         (
             format!("GET /v1/points/ledger?limit=50, {hist}"),
             "/v1/points/ledger?limit=50",
-            Some(old.token.as_str()),
+            Some(old.login.as_str()),
         ),
         (
             "GET /v1/points/ledger?limit=50, no history".to_owned(),
             "/v1/points/ledger?limit=50",
-            Some(fresh.token.as_str()),
+            Some(fresh.login.as_str()),
         ),
     ];
     if let Some((token, n, _)) = &early {
