@@ -387,6 +387,8 @@ async fn my_programme(state: web::Data<AppState>, who: Principal, req: HttpReque
         birth_date: who.user.birth_date,
         timezone: crate::calendar::timezone(&who.user.timezone),
         since: who.user.created_at,
+        // The weekly plan pays goals, which no rule may restrict to sensed data.
+        vouches_sensed: false,
     };
     let (plan, week) = state
         .db(move |c| Ok(usecases::programme::this_week(c, &subject, &earner)?))

@@ -36,6 +36,10 @@ pub struct Earner {
     pub timezone: chrono_tz::Tz,
     /// When the account was created: nothing dated before its first local day pays.
     pub since: Ts,
+    /// Whether the credential the measurements came with vouches for a `sensed` claim (a sensed
+    /// app's or kiosk's token). Without it, a measurement stored as sensed counts as
+    /// self-reported for the rules: an imported file may claim anything.
+    pub vouches_sensed: bool,
 }
 
 /// The programmes, the resident's memberships and the rules in force, and the upload's timing:
@@ -148,7 +152,7 @@ pub fn award_for(conn: &mut DbConn, earner: &Earner, written: &[&Measurement]) -
             kind: &m.kind,
             local_date: m.local_date,
             values: v,
-            sensed: Modality::from_stored(&m.modality) == Modality::Sensed,
+            sensed: earner.vouches_sensed && Modality::from_stored(&m.modality) == Modality::Sensed,
             age: age(birth_date, m.local_date),
         })
         .collect();

@@ -56,6 +56,7 @@ fn earner(who: &Uploader) -> Earner {
         birth_date: who.birth_date,
         timezone: who.timezone,
         since: who.since,
+        vouches_sensed: who.modality == Modality::Sensed,
     }
 }
 
@@ -91,10 +92,8 @@ pub fn record_claimed(
         let outcomes = measurements::ingest(c, who.user_id, who.modality, &valid)?;
         let written: Vec<&Measurement> = outcomes.iter().filter_map(Outcome::written).collect();
         // Points are earned in the same transaction as the write that earns them, believing a
-        // `sensed` claim only from a credential that vouches for it.
-        let for_points: Vec<Measurement> = written.iter().map(|m| vouched(who, m)).collect();
-        let for_points: Vec<&Measurement> = for_points.iter().collect();
-        crate::points::award_for(c, &earner(who), &for_points)?;
+        // `sensed` claim only from a credential that vouches for it (`Earner::vouches_sensed`).
+        crate::points::award_for(c, &earner(who), &written)?;
         // The rollup moves by what was written and what a replacement took away.
         let moved: Vec<(
             &str,
@@ -128,19 +127,6 @@ pub fn record_claimed(
         results[i] = Some(ItemResult::Done(outcome));
     }
     Ok(results.into_iter().flatten().collect())
-}
-
-/// A written measurement as the points rules may see it: an item a self-reporting credential
-/// claims was sensed counts as self-reported.
-fn vouched(who: &Uploader, m: &Measurement) -> Measurement {
-    if who.modality != Modality::Sensed && m.modality == Modality::Sensed.as_str() {
-        Measurement {
-            modality: Modality::SelfReported.as_str().to_owned(),
-            ..m.clone()
-        }
-    } else {
-        m.clone()
-    }
 }
 
 /// Deletes one of the resident's measurements and moves the rollup by it, in one transaction;
