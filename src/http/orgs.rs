@@ -40,7 +40,7 @@ pub struct OrganizationView {
     /// Name.
     pub name: String,
     /// `employer` or `insurer`.
-    pub kind: String,
+    pub kind: orgs::OrgKind,
     /// This calendar year's privacy budget (epsilon; read-only, see the privacy policy route).
     pub privacy_budget: f64,
     /// Epsilon spent this calendar year.
@@ -60,7 +60,7 @@ fn org_view((o, spent): (Organization, f64)) -> OrganizationView {
         kind: o.kind,
         privacy_budget: o.privacy_budget,
         privacy_spent: spent,
-        privacy_mode: Mode::from_stored(&o.privacy_mode),
+        privacy_mode: o.privacy_mode,
         created_at: o.created_at.0,
         updated_at: o.updated_at.0,
     }
@@ -115,9 +115,9 @@ async fn create_org(
     let org = Organization {
         id: OrgId::new(),
         name,
-        kind: input.kind.as_str().to_owned(),
+        kind: input.kind,
         privacy_budget: budget,
-        privacy_mode: orgs::DEFAULT_PRIVACY_MODE.to_owned(),
+        privacy_mode: orgs::DEFAULT_PRIVACY_MODE,
         created_at: now,
         updated_at: now,
     };

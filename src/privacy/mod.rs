@@ -34,34 +34,9 @@ use utoipa::ToSchema;
 use crate::db::Ts;
 use crate::error::FieldError;
 
-/// How an organisation's statistics are released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// User-level pure ε-differential privacy, charged to a yearly budget (the default).
-    DifferentialPrivacy,
-    /// v1's k-anonymous answers: exact figures from cells of at least `k_min` people. Gives up
-    /// the guarantees against sybils and differencing; set only by an operator, with a reason.
-    Exact,
-}
-
-impl Mode {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::DifferentialPrivacy => "differential_privacy",
-            Mode::Exact => "exact",
-        }
-    }
-
-    /// Parses a stored name; anything unknown is read as the safe default.
-    pub fn from_stored(s: &str) -> Self {
-        match s {
-            "exact" => Mode::Exact,
-            _ => Mode::DifferentialPrivacy,
-        }
-    }
-}
+/// How an organisation's statistics are released: a property of the organisation's row, so the
+/// type lives with organisations ([`crate::sharing::orgs::PrivacyMode`]).
+pub use crate::sharing::orgs::PrivacyMode as Mode;
 
 /// What one release costs when the request names no `epsilon`.
 pub const DEFAULT_EPSILON: f64 = 0.5;

@@ -63,15 +63,12 @@ pub fn validate(old: Policy, new: Policy, reason: Option<&str>) -> Result<Option
 
 /// The policy of an organisation, `None` when there is no such organisation.
 pub fn find(conn: &mut DbConn, org: OrgId) -> QueryResult<Option<Policy>> {
-    let row: Option<(String, f64)> = organizations::table
+    let row: Option<(Mode, f64)> = organizations::table
         .find(org)
         .select((organizations::privacy_mode, organizations::privacy_budget))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(mode, epsilon_per_year)| Policy {
-        mode: Mode::from_stored(&mode),
-        epsilon_per_year,
-    }))
+    Ok(row.map(|(mode, epsilon_per_year)| Policy { mode, epsilon_per_year }))
 }
 
 /// One recorded change.
@@ -121,7 +118,7 @@ pub fn set(
     let now = Ts::now();
     diesel::update(organizations::table.find(org))
         .set((
-            organizations::privacy_mode.eq(new.mode.as_str()),
+            organizations::privacy_mode.eq(new.mode),
             organizations::privacy_budget.eq(new.epsilon_per_year),
             organizations::updated_at.eq(now),
         ))

@@ -267,8 +267,8 @@ pub struct WithOrg {
     pub consent: Consent,
     /// The organisation's name.
     pub organization_name: String,
-    /// Its privacy mode now, as stored (`differential_privacy` or `exact`).
-    pub privacy_mode: String,
+    /// Its privacy mode now.
+    pub privacy_mode: crate::sharing::orgs::PrivacyMode,
     /// Its privacy budget per calendar year now.
     pub epsilon_per_year: f64,
 }

@@ -13,10 +13,22 @@ pub const DEFAULT_PRIVACY_BUDGET: f64 = 10.0;
 
 /// The privacy mode a new organisation starts in: differential privacy (the privacy module's
 /// `Mode`; an operator may choose exact mode later, with a reason).
-pub const DEFAULT_PRIVACY_MODE: &str = "differential_privacy";
+pub const DEFAULT_PRIVACY_MODE: PrivacyMode = PrivacyMode::DifferentialPrivacy;
 
 /// What kind of organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
     /// An employer's health programme.
@@ -33,7 +45,70 @@ impl OrgKind {
             OrgKind::Insurer => "insurer",
         }
     }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "employer" => Some(OrgKind::Employer),
+            "insurer" => Some(OrgKind::Insurer),
+            _ => None,
+        }
+    }
 }
+
+crate::db::types::text_enum_column!(OrgKind);
+
+/// How an organisation's statistics are released.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Mode)]
+pub enum PrivacyMode {
+    /// User-level pure ε-differential privacy, charged to a yearly budget (the default).
+    DifferentialPrivacy,
+    /// v1's k-anonymous answers: exact figures from cells of at least `k_min` people. Gives up
+    /// the guarantees against sybils and differencing; set only by an operator, with a reason.
+    Exact,
+}
+
+impl PrivacyMode {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivacyMode::DifferentialPrivacy => "differential_privacy",
+            PrivacyMode::Exact => "exact",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "differential_privacy" => Some(PrivacyMode::DifferentialPrivacy),
+            "exact" => Some(PrivacyMode::Exact),
+            _ => None,
+        }
+    }
+
+    /// Parses a name stored by a release or a policy change; anything unknown is read as the
+    /// safe default.
+    pub fn from_stored(s: &str) -> Self {
+        Self::parse(s).unwrap_or(PrivacyMode::DifferentialPrivacy)
+    }
+}
+
+crate::db::types::text_enum_column!(PrivacyMode);
 
 /// A staff role within one organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -76,13 +151,13 @@ pub struct Organization {
     pub id: OrgId,
     /// Name shown to residents.
     pub name: String,
-    /// `employer` or `insurer`.
-    pub kind: String,
+    /// An employer's programme or an insurance association.
+    pub kind: OrgKind,
     /// Epsilon the organisation may spend per calendar year on its statistics (set by an
     /// operator through its privacy policy).
     pub privacy_budget: f64,
-    /// How its statistics are released, as stored (`differential_privacy` or `exact`).
-    pub privacy_mode: String,
+    /// How its statistics are released.
+    pub privacy_mode: PrivacyMode,
     /// Created.
     pub created_at: Ts,
     /// Last changed.

@@ -98,8 +98,7 @@ pub struct ReceiptPrivacy {
     pub statement: String,
 }
 
-fn receipt_privacy(mode: &str, epsilon_per_year: f64) -> ReceiptPrivacy {
-    let mode = Mode::from_stored(mode);
+fn receipt_privacy(mode: Mode, epsilon_per_year: f64) -> ReceiptPrivacy {
     let statement = match mode {
         Mode::DifferentialPrivacy => format!(
             "Statistics about members are released under differential privacy: noise hides whether \
@@ -259,13 +258,13 @@ fn receipt(row: &WithOrg, types: &[String], now: Ts) -> ConsentReceipt {
         revoked_at: c.revoked_at.map(|t| t.0),
         data_from: c.data_from,
         include_notes: c.include_notes,
-        privacy: receipt_privacy(&row.privacy_mode, row.epsilon_per_year),
+        privacy: receipt_privacy(row.privacy_mode, row.epsilon_per_year),
     }
 }
 
 fn consent_view(row: WithOrg, types: Vec<String>, now: Ts) -> ConsentView {
     let receipt = receipt(&row, &types, now);
-    let privacy = receipt_privacy(&row.privacy_mode, row.epsilon_per_year);
+    let privacy = receipt_privacy(row.privacy_mode, row.epsilon_per_year);
     let (c, org_name) = (row.consent, row.organization_name);
     ConsentView {
         id: c.id.0,
