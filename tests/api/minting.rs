@@ -7,11 +7,12 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::common::{Session, TestApp, backdate_account, backdate_rules, steps, tokyo_at, tokyo_day, weight};
-use crate::common::{admin, balance};
+use crate::common::{admin, balance, sensed_token};
 
 both_backends!(
     a_thousand_backdated_typed_in_step_days_from_1975_pay_nothing,
     typed_in_steps_earn_nothing_from_the_default_step_tiers,
+    a_document_that_claims_its_steps_were_sensed_pays_only_through_a_sensed_credential,
     data_earns_only_for_days_inside_the_award_window,
     nothing_pays_for_days_before_the_account_existed,
     nothing_pays_for_days_before_the_rule_existed,
@@ -93,6 +94,57 @@ async fn typed_in_steps_earn_nothing_from_the_default_step_tiers(app: TestApp) {
     for r in steps {
         assert_eq!(r["sensed_only"], true, "{r}");
     }
+}
+
+/// An Open mHealth document of one day's steps that states it was measured by a device.
+fn claimed_sensed_steps(id: &str, day: chrono::NaiveDate, count: i64) -> Value {
+    let next = day.succ_opt().unwrap();
+    json!([{"header": {"uuid": id, "creation_date_time": tokyo_at(day, 23),
+                       "schema_id": {"namespace": "omh", "name": "step-count", "version": "2.0"},
+                       "acquisition_provenance": {"source_name": "Pedometer", "modality": "sensed"}},
+            "body": {"step_count": {"value": count, "unit": "steps"},
+                     "effective_time_frame": {"time_interval": {
+                         "start_date_time": tokyo_at(day, 0), "end_date_time": tokyo_at(next, 0)}}}}])
+}
+
+async fn a_document_that_claims_its_steps_were_sensed_pays_only_through_a_sensed_credential(app: TestApp) {
+    let s = app.register("taro@example.jp").await;
+    // An account and rules old enough that only the credential decides what pays.
+    backdate_account(&app, &s, 30);
+    backdate_rules(&app, "osaka", 30);
+    // The resident imports a file whose every item says "sensed": stored as the file says, but a
+    // login session vouches for nothing, so the sensed-only step tiers pay nothing.
+    let r = app
+        .post(
+            "/v1/measurements/import",
+            Some(&s.access),
+            claimed_sensed_steps("typed-0", tokyo_day(0), 12_000),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["created"], 1, "{}", r.body);
+    let list = app.get("/v1/measurements?type=steps", Some(&s.access)).await;
+    assert_eq!(
+        list.body["items"][0]["modality"], "sensed",
+        "stored as the document states"
+    );
+    assert_eq!(
+        balance(&app, &s).await,
+        0,
+        "a self-reporting credential's claim earns nothing"
+    );
+    // The same claim through a registered pedometer's token is believed.
+    let device = sensed_token(&app, &s, "Pedometer", &["measurements:write"]).await;
+    let r = app
+        .post(
+            "/v1/measurements/import",
+            Some(&device),
+            claimed_sensed_steps("device-1", tokyo_day(1), 12_000),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.body["created"], 1, "{}", r.body);
+    assert!(balance(&app, &s).await > 0, "a sensed credential's steps pay the tiers");
 }
 
 async fn data_earns_only_for_days_inside_the_award_window(app: TestApp) {
