@@ -337,22 +337,29 @@ async fn a_default_answer_is_noisy_within_its_bounds_and_the_same_request_gets_t
     assert_eq!(r.body["spent"], 0.75);
 }
 
-async fn the_budget_cannot_be_bypassed_by_omitting_epsilon_repeating_or_raising_it_silently(app: TestApp) {
-    let ops = admin(&app).await;
-    let org = new_org_in_default_mode(&app, &ops, "acme").await;
-    for s in residents(&app, "w", 3, "1980-04-01", "female").await {
-        member(&app, &org, &s, &["body_weight"]).await;
-        weigh(&app, &s, "2026-01-10", 60.0).await;
+/// An operator's token and an organisation in the default mode whose three members (women born
+/// in 1980) weighed 60 kg in January 2026, its budget lowered to epsilon 1 a year (a smaller
+/// budget needs no reason): two default releases of 0.5 spend it.
+async fn three_women_under_a_budget_of_one(app: &TestApp) -> (String, Org) {
+    let ops = admin(app).await;
+    let org = new_org_in_default_mode(app, &ops, "acme").await;
+    for s in residents(app, "w", 3, "1980-04-01", "female").await {
+        member(app, &org, &s, &["body_weight"]).await;
+        weigh(app, &s, "2026-01-10", 60.0).await;
     }
-    // A smaller budget needs no reason.
     set_policy(
-        &app,
+        app,
         &ops,
         &org.id,
         json!({"mode": "differential_privacy", "epsilon_per_year": 1.0}),
     )
     .await
     .expect(200);
+    (ops, org)
+}
+
+async fn the_budget_cannot_be_bypassed_by_omitting_epsilon_repeating_or_raising_it_silently(app: TestApp) {
+    let (ops, org) = three_women_under_a_budget_of_one(&app).await;
     let first = answer(&app, &org, january(json!({}))).await;
     assert_eq!(first["privacy"]["budget_remaining"], 0.5);
     let second = answer(&app, &org, january(json!({"group_by": ["sex"]}))).await;
@@ -421,20 +428,7 @@ async fn the_budget_cannot_be_bypassed_by_omitting_epsilon_repeating_or_raising_
 }
 
 async fn twenty_concurrent_releases_on_the_last_epsilon_spend_it_once(app: TestApp) {
-    let ops = admin(&app).await;
-    let org = new_org_in_default_mode(&app, &ops, "acme").await;
-    for s in residents(&app, "w", 3, "1980-04-01", "female").await {
-        member(&app, &org, &s, &["body_weight"]).await;
-        weigh(&app, &s, "2026-01-10", 60.0).await;
-    }
-    set_policy(
-        &app,
-        &ops,
-        &org.id,
-        json!({"mode": "differential_privacy", "epsilon_per_year": 1.0}),
-    )
-    .await
-    .expect(200);
+    let (ops, org) = three_women_under_a_budget_of_one(&app).await;
     answer(&app, &org, january(json!({"stats": ["mean"]}))).await;
     // Twenty different requests at once on the last 0.5: one is released, nineteen refused.
     let bodies: Vec<Value> = (1..=20)
