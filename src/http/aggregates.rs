@@ -179,10 +179,10 @@ fn check(input: &AggregateInput) -> AppResult<Request> {
 async fn aggregate(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     body: web::Json<AggregateInput>,
 ) -> AppResult<web::Json<AggregateAnswer>> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     who.require_staff(org, StaffRole::Analyst)?;
     let input = body.into_inner();
     let req = check(&input)?;
@@ -233,10 +233,10 @@ pub struct ProgramStatsQuery {
 async fn program_stats(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     query: web::Query<ProgramStatsQuery>,
 ) -> AppResult<web::Json<ProgramStatsAnswer>> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let q = query.into_inner();
     let (from, to) = crate::aggregates::whole_months(q.from, q.to).map_err(|e| AppError::Validation(vec![e]))?;
@@ -291,10 +291,10 @@ pub struct AuditView {
 async fn aggregate_log(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     query: web::Query<PageQuery>,
 ) -> AppResult<web::Json<Paged<AuditView>>> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     who.require_any_staff(org, &[StaffRole::OrgAdmin, StaffRole::Analyst])?;
     let page = query.page()?;
     let rows = state

@@ -252,9 +252,9 @@ async fn admin_list_apps(state: web::Data<AppState>, _: Operator) -> AppResult<w
 async fn admin_get_app(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<AppId>,
 ) -> AppResult<web::Json<AppView>> {
-    let id = AppId(path.into_inner());
+    let id = path.into_inner();
     let app = state.db(move |c| Ok(apps::find(c, id)?)).await?;
     app.map(|a| web::Json(a.into())).ok_or(AppError::NotFound)
 }
@@ -271,12 +271,8 @@ async fn admin_get_app(
     )
 )]
 #[delete("/v1/admin/apps/{id}")]
-async fn admin_retire_app(
-    state: web::Data<AppState>,
-    _: Operator,
-    path: web::Path<uuid::Uuid>,
-) -> AppResult<HttpResponse> {
-    let id = AppId(path.into_inner());
+async fn admin_retire_app(state: web::Data<AppState>, _: Operator, path: web::Path<AppId>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
     if state.tx(move |c| Ok(apps::retire(c, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

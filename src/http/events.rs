@@ -168,9 +168,9 @@ async fn admin_list_events(
 async fn admin_get_event(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<EventId>,
 ) -> AppResult<web::Json<EventView>> {
-    let id = EventId(path.into_inner());
+    let id = path.into_inner();
     let event = state
         .db(move |c| events::find(c, id)?.ok_or(AppError::NotFound))
         .await?;
@@ -194,10 +194,10 @@ async fn admin_get_event(
 async fn admin_update_event(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<EventId>,
     body: web::Json<EventInput>,
 ) -> AppResult<web::Json<EventView>> {
-    let id = EventId(path.into_inner());
+    let id = path.into_inner();
     let input = body.into_inner();
     let event = state
         .tx(move |c| {
@@ -226,9 +226,9 @@ async fn admin_update_event(
 async fn admin_delete_event(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<EventId>,
 ) -> AppResult<HttpResponse> {
-    let id = EventId(path.into_inner());
+    let id = path.into_inner();
     if state.tx(move |c| Ok(events::delete(c, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -261,11 +261,10 @@ async fn my_insights(state: web::Data<AppState>, who: Principal, req: HttpReques
 async fn member_insights(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+    path: web::Path<(OrgId, UserId)>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let (org, subject) = path.into_inner();
-    let (org, subject) = (OrgId(org), UserId(subject));
     who.require_staff(org, StaffRole::HealthStaff)?;
     let lang = language(&req);
     let actor = who.user_id;

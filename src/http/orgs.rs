@@ -174,9 +174,9 @@ async fn list_orgs(
 async fn get_org(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
 ) -> AppResult<web::Json<OrganizationView>> {
-    let id = OrgId(path.into_inner());
+    let id = path.into_inner();
     let org = state
         .db(move |c| {
             let org = orgs::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -203,10 +203,10 @@ async fn get_org(
 async fn update_org(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     body: web::Json<OrganizationInput>,
 ) -> AppResult<web::Json<OrganizationView>> {
-    let id = OrgId(path.into_inner());
+    let id = path.into_inner();
     let input = body.into_inner();
     let org = state
         .tx(move |c| {
@@ -243,8 +243,8 @@ async fn update_org(
     )
 )]
 #[delete("/v1/admin/organizations/{id}")]
-async fn delete_org(state: web::Data<AppState>, _: Operator, path: web::Path<uuid::Uuid>) -> AppResult<HttpResponse> {
-    let id = OrgId(path.into_inner());
+async fn delete_org(state: web::Data<AppState>, _: Operator, path: web::Path<OrgId>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
     match state.tx(move |c| Ok(orgs::delete(c, id)?)).await? {
         Delete::Deleted => Ok(HttpResponse::NoContent().finish()),
         Delete::NotFound => Err(AppError::NotFound),
@@ -309,10 +309,10 @@ pub struct StaffList {
 async fn add_staff(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     body: web::Json<StaffInput>,
 ) -> AppResult<HttpResponse> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     let input = body.into_inner();
     let email = input.email.trim().to_lowercase();
     let role = input.role;
@@ -352,9 +352,9 @@ async fn add_staff(
 async fn list_staff(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
 ) -> AppResult<web::Json<StaffList>> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     let rows = state
         .db(move |c| {
             orgs::find(c, org)?.ok_or(AppError::NotFound)?;
@@ -393,13 +393,10 @@ async fn list_staff(
 async fn remove_staff(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+    path: web::Path<(OrgId, UserId)>,
 ) -> AppResult<HttpResponse> {
     let (org, user) = path.into_inner();
-    if state
-        .db(move |c| Ok(orgs::remove_staff(c, OrgId(org), UserId(user))?))
-        .await?
-    {
+    if state.db(move |c| Ok(orgs::remove_staff(c, org, user)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(AppError::NotFound)
@@ -448,10 +445,10 @@ pub struct EnrollmentCodeView {
 async fn create_enrollment_code(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     body: web::Json<EnrollmentCodeInput>,
 ) -> AppResult<HttpResponse> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     who.require_staff(org, StaffRole::OrgAdmin)?;
     let input = body.into_inner();
     let expires_at = input.expires_at.map(Ts::from);

@@ -113,9 +113,9 @@ fn policy_view(c: &mut crate::db::DbConn, org: OrgId) -> AppResult<PolicyView> {
 async fn get_policy(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
 ) -> AppResult<web::Json<PolicyView>> {
-    let org = OrgId(path.into_inner());
+    let org = path.into_inner();
     Ok(web::Json(state.db(move |c| policy_view(c, org)).await?))
 }
 
@@ -138,10 +138,10 @@ async fn get_policy(
 async fn set_policy(
     state: web::Data<AppState>,
     Operator(who): Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<OrgId>,
     body: web::Json<PolicyInput>,
 ) -> AppResult<web::Json<PolicyView>> {
-    let (org, actor, input) = (OrgId(path.into_inner()), who.user_id, body.into_inner());
+    let (org, actor, input) = (path.into_inner(), who.user_id, body.into_inner());
     let view = state
         .tx(move |c| {
             let old = policy::find(c, org)?.ok_or(AppError::NotFound)?;

@@ -225,10 +225,10 @@ pub(super) async fn list_app_tokens(
 pub(super) async fn revoke_app_token(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<AppTokenId>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let id = AppTokenId(path.into_inner());
+    let id = path.into_inner();
     let revoked = state
         .tx(move |c| Ok(tokens::revoke_app_token(c, who.user_id, id)?))
         .await?;

@@ -262,9 +262,9 @@ pub(super) async fn erase_me(
 pub(super) async fn admin_get_user(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<UserId>,
 ) -> AppResult<web::Json<UserView>> {
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     let user = state.db(move |c| Ok(accounts::find(c, id)?)).await?;
     Ok(web::Json(user.into()))
 }

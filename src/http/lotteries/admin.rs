@@ -209,9 +209,9 @@ pub(super) async fn admin_list_lotteries(
 pub(super) async fn admin_get_lottery(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
 ) -> AppResult<web::Json<LotteryAdminView>> {
-    let id = LotteryId(path.into_inner());
+    let id = path.into_inner();
     let v = state
         .db(move |c| {
             let l = lotteries::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -240,10 +240,10 @@ pub(super) async fn admin_get_lottery(
 pub(super) async fn admin_update_lottery(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
     body: web::Json<LotteryInput>,
 ) -> AppResult<web::Json<LotteryAdminView>> {
-    let id = LotteryId(path.into_inner());
+    let id = path.into_inner();
     let input = body.into_inner();
     let v = state
         .tx(move |c| {
@@ -276,9 +276,9 @@ pub(super) async fn admin_update_lottery(
 pub(super) async fn admin_delete_lottery(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
 ) -> AppResult<HttpResponse> {
-    let id = LotteryId(path.into_inner());
+    let id = path.into_inner();
     state
         .tx(move |c| {
             lotteries::editable(c, id)?.map_err(blocked)?;
@@ -304,9 +304,9 @@ pub(super) async fn admin_delete_lottery(
 pub(super) async fn admin_close_lottery(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
 ) -> AppResult<web::Json<LotteryAdminView>> {
-    let id = LotteryId(path.into_inner());
+    let id = path.into_inner();
     let v = state
         .tx(move |c| {
             let l = lotteries::close(c, id)?.ok_or(AppError::NotFound)?;
@@ -354,10 +354,10 @@ pub struct DrawView {
 pub(super) async fn admin_draw_lottery(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
     body: web::Json<DrawInput>,
 ) -> AppResult<web::Json<DrawView>> {
-    let id = LotteryId(path.into_inner());
+    let id = path.into_inner();
     let seed = match body.into_inner().seed {
         Some(s) if s.is_empty() || s.chars().count() > 200 => {
             return Err(AppError::invalid("seed", "must be 1 to 200 characters"));

@@ -150,10 +150,10 @@ fn visible(
 pub(super) async fn get_lottery(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
 ) -> AppResult<web::Json<LotteryView>> {
     who.require(Scope::PointsRead)?;
-    let (id, user_id) = (LotteryId(path.into_inner()), who.user_id);
+    let (id, user_id) = (path.into_inner(), who.user_id);
     let (_, age) = today_and_age(&who);
     let (lottery, tickets, won) = state.db(move |c| visible(c, user_id, age, id)).await?;
     Ok(web::Json(view(lottery, Ts::now(), tickets, won)))
@@ -212,11 +212,11 @@ pub struct EntryView {
 pub(super) async fn enter_lottery(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<LotteryId>,
     body: web::Json<EntryInput>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let id = LotteryId(path.into_inner());
+    let id = path.into_inner();
     let input = body.into_inner();
     let tickets = lotteries::validate_entry(input.count, input.client_ref.as_deref()).map_err(AppError::Validation)?;
     let (today, age) = today_and_age(&who);

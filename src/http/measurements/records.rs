@@ -233,10 +233,10 @@ pub(super) async fn latest_measurements(
 pub(super) async fn get_measurement(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<MeasurementId>,
 ) -> AppResult<web::Json<MeasurementView>> {
     who.require(Scope::MeasurementsRead)?;
-    let (user_id, id) = (who.user_id, MeasurementId(path.into_inner()));
+    let (user_id, id) = (who.user_id, path.into_inner());
     let m = state.db(move |c| Ok(measurements::find(c, user_id, id)?)).await?;
     Ok(web::Json(view(m, who.user.birth_date)))
 }
@@ -256,10 +256,10 @@ pub(super) async fn get_measurement(
 pub(super) async fn delete_measurement(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<MeasurementId>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::MeasurementsWrite)?;
-    let (uploader, id) = (uploader(&who), MeasurementId(path.into_inner()));
+    let (uploader, id) = (uploader(&who), path.into_inner());
     let deleted = state.db(move |c| Ok(upload::delete(c, &uploader, id)?)).await?;
     if deleted {
         Ok(HttpResponse::NoContent().finish())

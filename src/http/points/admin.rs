@@ -127,10 +127,10 @@ pub(super) async fn admin_create_rule(
 pub(super) async fn admin_replace_rule(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<RuleId>,
     body: web::Json<RuleInput>,
 ) -> AppResult<web::Json<RuleView>> {
-    let (id, input) = (RuleId(path.into_inner()), body.into_inner());
+    let (id, input) = (path.into_inner(), body.into_inner());
     let rule = state
         .tx(move |c| {
             let rule = check_rule(c, id, input)?;
@@ -165,9 +165,9 @@ pub(super) async fn admin_replace_rule(
 pub(super) async fn admin_retire_rule(
     state: web::Data<AppState>,
     _: Operator,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<RuleId>,
 ) -> AppResult<HttpResponse> {
-    let id = RuleId(path.into_inner());
+    let id = path.into_inner();
     let retired = state.tx(move |c| Ok(points::retire_rule(c, id)?)).await?;
     if retired {
         Ok(HttpResponse::NoContent().finish())

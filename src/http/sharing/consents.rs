@@ -410,10 +410,10 @@ pub(super) async fn list_consents(
 pub(super) async fn get_consent(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<ConsentId>,
 ) -> AppResult<web::Json<ConsentView>> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, ConsentId(path.into_inner()));
+    let (user, id) = (who.user_id, path.into_inner());
     Ok(web::Json(state.db(move |c| one_consent(c, user, id)).await?))
 }
 
@@ -432,10 +432,10 @@ pub(super) async fn get_consent(
 pub(super) async fn get_receipt(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<ConsentId>,
 ) -> AppResult<web::Json<ConsentReceipt>> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, ConsentId(path.into_inner()));
+    let (user, id) = (who.user_id, path.into_inner());
     Ok(web::Json(state.db(move |c| one_consent(c, user, id)).await?.receipt))
 }
 
@@ -455,10 +455,10 @@ pub(super) async fn get_receipt(
 pub(super) async fn revoke_consent(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<ConsentId>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, ConsentId(path.into_inner()));
+    let (user, id) = (who.user_id, path.into_inner());
     if state.tx(move |c| Ok(consents::revoke(c, user, id)?)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -135,10 +135,10 @@ pub(super) async fn list_memberships(
 pub(super) async fn leave(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<uuid::Uuid>,
+    path: web::Path<MembershipId>,
 ) -> AppResult<HttpResponse> {
     who.require(Scope::Account)?;
-    let (user, id) = (who.user_id, MembershipId(path.into_inner()));
+    let (user, id) = (who.user_id, path.into_inner());
     match state.db(move |c| Ok(usecases::sharing::leave(c, user, id)?)).await? {
         Leave::Left | Leave::AlreadyLeft => Ok(HttpResponse::NoContent().finish()),
         Leave::NotFound => Err(AppError::NotFound),

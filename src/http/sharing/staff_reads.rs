@@ -43,11 +43,10 @@ pub(crate) fn staff_reader(c: &mut crate::db::DbConn, org: OrgId, actor: UserId)
 pub(super) async fn member_measurements(
     state: web::Data<AppState>,
     who: Principal,
-    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+    path: web::Path<(OrgId, UserId)>,
     query: web::Query<ListQuery>,
 ) -> AppResult<web::Json<MeasurementPage>> {
     let (org, subject) = path.into_inner();
-    let (org, subject) = (OrgId(org), UserId(subject));
     who.require_staff(org, StaffRole::HealthStaff)?;
     let ListRequest {
         def,
